@@ -1,0 +1,17 @@
+// COPY text format (the default format of COPY FROM): tab-separated fields, \N for NULL, one row per line.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "record_reader.h"
+
+namespace bulk_ingest {
+
+// Appends text with COPY's text-format escapes (backslash, tab, newline, carriage return).
+void AppendCopyEscaped(std::string &out, std::string_view text);
+
+// Appends the current record of reader as one COPY text row, terminated by '\n'.
+void AppendCopyRow(std::string &out, const RecordReader &reader);
+
+}  // namespace bulk_ingest
