@@ -1,0 +1,23 @@
+# PGXS build of the pg_bulk_ingest extension: the C++ core (src/core) and the PostgreSQL layer (src/pg)
+# linked into one shared library. The core's unit tests are built by CMakeLists.txt.
+EXTENSION = pg_bulk_ingest
+MODULE_big = pg_bulk_ingest
+DATA = $(wildcard extension/pg_bulk_ingest--*.sql)
+
+CORE_SRCS = $(wildcard src/core/*.cpp)
+PG_SRCS = $(wildcard src/pg/*.cpp)
+OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+REGRESS = registration catalog
+REGRESS_OPTS = --load-extension=pg_bulk_ingest
+
+WARNINGS = -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
+PG_CXXFLAGS = -std=c++17 $(WARNINGS) -Isrc $(shell pkg-config --cflags libcurl)
+SHLIB_LINK = $(shell pkg-config --libs libcurl) -lstdc++
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Debian's PGXS also emits LLVM bitcode with clang and no -std: give it the same language level.
+BITCODE_CXXFLAGS += -std=c++17 -Wno-register -Isrc

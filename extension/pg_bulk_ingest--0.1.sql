@@ -1,0 +1,87 @@
+-- pg_bulk_ingest 0.1: the catalog (schema bulk_ingest) and the SQL interface (the extension's schema).
+\echo Use "CREATE EXTENSION pg_bulk_ingest" to load this file. \quit
+
+CREATE SCHEMA bulk_ingest;
+COMMENT ON SCHEMA bulk_ingest IS 'pg_bulk_ingest: declared sources, their high watermarks and their run history';
+
+-- One row per declared source. The declaration is the truth: bulk_ingest_register replaces it whole.
+CREATE TABLE bulk_ingest.sources (
+    source                text PRIMARY KEY CHECK (source <> ''),
+    url                   text NOT NULL,
+    target                text NOT NULL,
+    columns               jsonb NOT NULL,
+    format                text NOT NULL,
+    high_watermark_column text,
+    upsert                text NOT NULL,
+    "delete"              text NOT NULL,
+    options               jsonb NOT NULL DEFAULT '{}',
+    owner                 regrole NOT NULL,
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE bulk_ingest.sources IS 'Declared HTTP sources; write them with bulk_ingest_register/bulk_ingest_unregister';
+
+-- The high watermark of each source, committed in the same transaction as the batch that advanced it.
+CREATE TABLE bulk_ingest.watermarks (
+    source     text PRIMARY KEY REFERENCES bulk_ingest.sources (source) ON DELETE CASCADE,
+    value      text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE bulk_ingest.watermarks IS 'High watermark of each source: the maximum of its high_watermark_column ingested so far';
+
+-- Run history. A run's counters are updated in the transaction of each batch, so they always describe exactly what
+-- is committed in the target.
+CREATE TABLE bulk_ingest.runs (
+    id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source                text NOT NULL,
+    status                text NOT NULL DEFAULT 'running'
+                          CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+    started_at            timestamptz NOT NULL DEFAULT now(),
+    finished_at           timestamptz,
+    batches               integer NOT NULL DEFAULT 0,
+    rows                  bigint NOT NULL DEFAULT 0,
+    bytes                 bigint NOT NULL DEFAULT 0,
+    high_watermark_before text,
+    high_watermark_after  text,
+    error                 text
+);
+CREATE INDEX runs_source_started_at_idx ON bulk_ingest.runs (source, started_at);
+COMMENT ON TABLE bulk_ingest.runs IS 'History of ingest runs: status, counters, watermarks and the error of failed runs';
+
+-- The catalog is written only by the extension's functions (as the extension's owner); everyone may read it.
+REVOKE ALL ON ALL TABLES IN SCHEMA bulk_ingest FROM PUBLIC;
+GRANT USAGE ON SCHEMA bulk_ingest TO PUBLIC;
+GRANT SELECT ON ALL TABLES IN SCHEMA bulk_ingest TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('bulk_ingest.sources', '');
+SELECT pg_catalog.pg_extension_config_dump('bulk_ingest.watermarks', '');
+
+CREATE FUNCTION bulk_ingest_register(
+    source                text,
+    url                   text,
+    target                text,
+    columns               jsonb,
+    format                text DEFAULT 'ndjson',
+    high_watermark_column text DEFAULT NULL,
+    upsert                text DEFAULT 'if_primary_key',
+    "delete"              text DEFAULT 'off',
+    options               jsonb DEFAULT '{}')
+RETURNS bulk_ingest.sources
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_register';
+COMMENT ON FUNCTION bulk_ingest_register IS
+    'Declare (or re-declare) an HTTP source: where to fetch, which table to fill, and the columns to extract';
+
+CREATE FUNCTION bulk_ingest_unregister(source text)
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_unregister';
+COMMENT ON FUNCTION bulk_ingest_unregister IS
+    'Forget a source and its watermark (its run history and its target table are kept)';
+
+CREATE FUNCTION bulk_ingest_run(source text, high_watermark text DEFAULT '__LATEST__')
+RETURNS bulk_ingest.runs
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_run';
+COMMENT ON FUNCTION bulk_ingest_run IS
+    'Ingest a source now in a background worker, one transaction per batch, and return the run''s summary';

@@ -1,0 +1,174 @@
+#include "declaration.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <set>
+
+#include "error.h"
+#include "json_pointer.h"
+
+namespace bulk_ingest {
+
+const std::vector<std::string> kFormats = {"ndjson"};
+const std::vector<std::string> kUpsertModes = {"if_primary_key", "off"};
+const std::vector<std::string> kDeleteModes = {"off"};
+
+namespace {
+
+std::string Join(const std::vector<std::string> &items) {
+    std::string out;
+    for (const auto &item : items) {
+        out += out.empty() ? "" : ", ";
+        out += item;
+    }
+    return out;
+}
+
+rapidjson::Document ParseJson(const std::string &what, const std::string &text) {
+    rapidjson::Document doc;
+    doc.Parse(text.c_str(), text.size());
+    if (doc.HasParseError()) {
+        throw Error(what + " is not valid JSON at byte " + std::to_string(doc.GetErrorOffset()) + ": " +
+                    rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    return doc;
+}
+
+// "/" + the name with '~' and '/' escaped, so that the default path of any column name points at that key.
+std::string DefaultPath(const std::string &name) {
+    std::string path = "/";
+    for (char c : name) {
+        if (c == '~') {
+            path += "~0";
+        } else if (c == '/') {
+            path += "~1";
+        } else {
+            path += c;
+        }
+    }
+    return path;
+}
+
+}  // namespace
+
+void CheckOneOf(const std::string &what, const std::string &value, const std::vector<std::string> &known) {
+    for (const auto &k : known) {
+        if (k == value) {
+            return;
+        }
+    }
+    throw Error("unknown " + what + " \"" + value + "\"; expected one of: " + Join(known));
+}
+
+std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json) {
+    rapidjson::Document doc = ParseJson("columns", columns_json);
+    if (!doc.IsArray()) {
+        throw Error("columns must be a JSON array of column objects");
+    }
+    if (doc.Empty()) {
+        throw Error("columns must declare at least one column");
+    }
+    std::vector<ColumnDecl> decls;
+    std::set<std::string> names;
+    for (rapidjson::SizeType i = 0; i < doc.Size(); i++) {
+        const auto &element = doc[i];
+        std::string where = "columns[" + std::to_string(i) + "]";
+        if (!element.IsObject()) {
+            throw Error(where + " must be an object like {\"name\": \"id\", \"type\": \"bigint\"}");
+        }
+        ColumnDecl decl;
+        bool has_path = false;
+        bool nullable_given = false;
+        auto name_it = element.FindMember("name");
+        if (name_it == element.MemberEnd() || !name_it->value.IsString() || name_it->value.GetStringLength() == 0) {
+            throw Error(where + " needs a \"name\": a non-empty string");
+        }
+        decl.name.assign(name_it->value.GetString(), name_it->value.GetStringLength());
+        where += " (\"" + decl.name + "\")";
+        for (auto m = element.MemberBegin(); m != element.MemberEnd(); ++m) {
+            std::string key(m->name.GetString(), m->name.GetStringLength());
+            const auto &value = m->value;
+            if (key == "name") {
+                continue;
+            } else if (key == "type" || key == "path") {
+                if (!value.IsString()) {
+                    throw Error(where + ": \"" + key + "\" must be a string");
+                }
+                (key == "type" ? decl.type : decl.path).assign(value.GetString(), value.GetStringLength());
+                has_path = has_path || key == "path";
+            } else if (key == "primary_key" || key == "nullable") {
+                if (!value.IsBool()) {
+                    throw Error(where + ": \"" + key + "\" must be true or false");
+                }
+                if (key == "primary_key") {
+                    decl.primary_key = value.GetBool();
+                } else {
+                    decl.nullable = value.GetBool();
+                    nullable_given = true;
+                }
+            } else {
+                throw Error(where + ": unknown key \"" + key + "\"; known keys: name, type, primary_key, nullable, path");
+            }
+        }
+        if (decl.type.empty()) {
+            throw Error(where + " needs a \"type\": a PostgreSQL type name such as \"bigint\" or \"numeric(12,2)\"");
+        }
+        if (decl.primary_key) {
+            if (nullable_given && decl.nullable) {
+                throw Error(where + " is part of the primary key, so it cannot be \"nullable\": true");
+            }
+            decl.nullable = false;
+        }
+        if (!has_path) {
+            decl.path = DefaultPath(decl.name);
+        }
+        try {
+            decl.pointer = ParseJsonPointer(decl.path);
+        } catch (const Error &e) {
+            throw Error(where + ": \"path\": " + e.what());
+        }
+        if (!names.insert(decl.name).second) {
+            throw Error("columns: the name \"" + decl.name + "\" is declared more than once");
+        }
+        decls.push_back(std::move(decl));
+    }
+    return decls;
+}
+
+SourceOptions ParseSourceOptions(const std::string &options_json) {
+    rapidjson::Document doc = ParseJson("options", options_json);
+    if (!doc.IsObject()) {
+        throw Error("options must be a JSON object");
+    }
+    SourceOptions options;
+    for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+        std::string key(m->name.GetString(), m->name.GetStringLength());
+        const auto &value = m->value;
+        if (key == "batch_rows") {
+            if (!value.IsInt64() || value.GetInt64() < 1) {
+                throw Error("options: \"batch_rows\" must be a positive integer");
+            }
+            options.batch_rows = value.GetInt64();
+        } else {
+            throw Error("options: unknown key \"" + key + "\"; known keys: batch_rows");
+        }
+    }
+    return options;
+}
+
+std::vector<ColumnSpec> ToColumnSpecs(const std::vector<ColumnDecl> &decls, const std::vector<bool> &is_json) {
+    std::vector<ColumnSpec> specs;
+    specs.reserve(decls.size());
+    for (size_t i = 0; i < decls.size(); i++) {
+        ColumnSpec spec;
+        spec.name = decls[i].name;
+        spec.pointer = decls[i].pointer;
+        spec.nullable = decls[i].nullable;
+        spec.json = i < is_json.size() && is_json[i];
+        specs.push_back(std::move(spec));
+    }
+    return specs;
+}
+
+}  // namespace bulk_ingest

@@ -1,0 +1,50 @@
+// A source's declaration as the core understands it: the columns to extract and the options of a run.
+//
+// Registration validates a declaration with these functions, and the worker reads it back with the same ones, so
+// a declaration that was accepted is always understood the same way. Type names are checked by the PostgreSQL
+// layer (the core cannot know which types exist).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "columns.h"
+
+namespace bulk_ingest {
+
+struct ColumnDecl {
+    std::string name;
+    std::string type;                  // a PostgreSQL type name, as written by the user
+    bool primary_key = false;
+    bool nullable = true;              // primary key columns are never nullable
+    std::string path;                  // JSON Pointer; "/<name>" (escaped) when not given
+    std::vector<std::string> pointer;  // path, parsed
+};
+
+// Parses the "columns" JSON array. Throws bulk_ingest::Error naming the offending element and key for: not an
+// array, no columns, an element that is not an object, a missing or empty name, a missing type, a key of the wrong
+// JSON type, an unknown key, an invalid JSON Pointer, a duplicate name, a primary key declared nullable.
+std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json);
+
+struct SourceOptions {
+    int64_t batch_rows = 100000;  // a page is cut into batches of at most this many rows
+};
+
+// Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an
+// unknown key (listing the known ones).
+SourceOptions ParseSourceOptions(const std::string &options_json);
+
+// The known values of the enumerated arguments of bulk_ingest_register, for validation and error messages.
+extern const std::vector<std::string> kFormats;
+extern const std::vector<std::string> kUpsertModes;
+extern const std::vector<std::string> kDeleteModes;
+
+// Throws bulk_ingest::Error `unknown <what> "<value>"; expected one of: a, b` unless value is one of known.
+void CheckOneOf(const std::string &what, const std::string &value, const std::vector<std::string> &known);
+
+// The core's view of the declared columns, for a record reader. is_json[i] tells whether column i is json/jsonb.
+std::vector<ColumnSpec> ToColumnSpecs(const std::vector<ColumnDecl> &decls, const std::vector<bool> &is_json);
+
+}  // namespace bulk_ingest

@@ -1,0 +1,163 @@
+#include "pg/catalog.h"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+// The owner of the extension, who owns the catalog tables.
+static Oid ExtensionOwner(void) {
+    Oid ext_oid = get_extension_oid("pg_bulk_ingest", false);
+    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext_oid));
+    SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    if (!HeapTupleIsValid(tuple)) {
+        elog(ERROR, "pg_bulk_ingest: extension %u has no catalog row", ext_oid);
+    }
+    Oid owner = ((Form_pg_extension)GETSTRUCT(tuple))->extowner;
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return owner;
+}
+
+int ExecuteAsCatalogOwner(const char *sql, int nargs, const char *const *args, bool read_only, long count) {
+    Oid saved_user;
+    int saved_context;
+    Oid *types = (Oid *)palloc(sizeof(Oid) * Max(nargs, 1));
+    Datum *values = (Datum *)palloc(sizeof(Datum) * Max(nargs, 1));
+    char *nulls = (char *)palloc(Max(nargs, 1) + 1);
+    for (int i = 0; i < nargs; i++) {
+        types[i] = TEXTOID;
+        values[i] = args[i] ? CStringGetTextDatum(args[i]) : (Datum)0;
+        nulls[i] = args[i] ? ' ' : 'n';
+    }
+    nulls[nargs] = '\0';
+
+    // An error aborts the transaction, which restores the user id; no PG_TRY needed to switch back.
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(ExtensionOwner(), saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
+    SetUserIdAndSecContext(saved_user, saved_context);
+    if (rc < 0) {
+        elog(ERROR, "pg_bulk_ingest: catalog statement failed (%s): %s", SPI_result_code_string(rc), sql);
+    }
+    return rc;
+}
+
+// Value of column `attnum` of the first SPI result row, copied into `cxt`; NULL for SQL NULL.
+static char *ResultText(int attnum, MemoryContext cxt) {
+    char *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, attnum);
+    return value ? MemoryContextStrdup(cxt, value) : NULL;
+}
+
+SourceRow *LoadSource(const char *source, bool missing_ok) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    SourceRow *row = NULL;
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "SELECT s.source, s.url, s.target, s.columns::text, s.format, s.high_watermark_column, s.upsert,"
+        "       s.\"delete\", s.options::text, s.owner::oid::text, w.value"
+        "  FROM bulk_ingest.sources s LEFT JOIN bulk_ingest.watermarks w USING (source)"
+        " WHERE s.source = $1",
+        1, &source, true, 1);
+    if (SPI_processed == 1) {
+        row = (SourceRow *)MemoryContextAllocZero(caller_cxt, sizeof(SourceRow));
+        row->source = ResultText(1, caller_cxt);
+        row->url = ResultText(2, caller_cxt);
+        row->target = ResultText(3, caller_cxt);
+        row->columns = ResultText(4, caller_cxt);
+        row->format = ResultText(5, caller_cxt);
+        row->high_watermark_column = ResultText(6, caller_cxt);
+        row->upsert = ResultText(7, caller_cxt);
+        row->delete_mode = ResultText(8, caller_cxt);
+        row->options = ResultText(9, caller_cxt);
+        row->owner = (Oid)strtoul(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10), NULL, 10);
+        row->watermark = ResultText(11, caller_cxt);
+    }
+    SPI_finish();
+    if (row == NULL && !missing_ok) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("source \"%s\" does not exist", source),
+                        errhint("Declare it with bulk_ingest_register(); see the table bulk_ingest.sources.")));
+    }
+    return row;
+}
+
+void CheckSourceOwnership(const SourceRow *row, const char *action) {
+    if (!has_privs_of_role(GetUserId(), row->owner)) {
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to %s source \"%s\"", action, row->source),
+                        errdetail("Only the owner of the source (role \"%s\"), its members and superusers may.",
+                                  GetUserNameFromId(row->owner, true))));
+    }
+}
+
+int64 InsertRun(const char *source, const char *high_watermark_before) {
+    const char *args[] = {source, high_watermark_before};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "INSERT INTO bulk_ingest.runs (source, high_watermark_before) VALUES ($1, $2) RETURNING id::text", 2, args,
+        false, 0);
+    int64 id = strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
+    SPI_finish();
+    return id;
+}
+
+void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, const char *new_watermark) {
+    char id_text[32], rows_text[32], bytes_text[32];
+    snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
+    snprintf(rows_text, sizeof(rows_text), INT64_FORMAT, rows);
+    snprintf(bytes_text, sizeof(bytes_text), INT64_FORMAT, bytes);
+    const char *run_args[] = {id_text, rows_text, bytes_text, new_watermark};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.runs SET batches = batches + 1, rows = rows + $2::bigint, bytes = bytes + $3::bigint,"
+        "       high_watermark_after = coalesce($4, high_watermark_after)"
+        " WHERE id = $1::bigint",
+        4, run_args, false, 0);
+    if (new_watermark != NULL) {
+        const char *wm_args[] = {source, new_watermark};
+        ExecuteAsCatalogOwner(
+            "INSERT INTO bulk_ingest.watermarks AS w (source, value) VALUES ($1, $2)"
+            " ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = now()",
+            2, wm_args, false, 0);
+    }
+    SPI_finish();
+}
+
+void FinishRun(int64 run_id, const char *status, const char *error) {
+    char id_text[32];
+    snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
+    const char *args[] = {id_text, status, error};
+    SPI_connect();
+    // The run ends with the stored watermark, whatever its batches did (none may have committed).
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.runs SET status = $2, error = $3, finished_at = clock_timestamp(),"
+        "       high_watermark_after = (SELECT value FROM bulk_ingest.watermarks w WHERE w.source = runs.source)"
+        " WHERE id = $1::bigint",
+        3, args, false, 0);
+    SPI_finish();
+}
+
+char *RunRowText(int64 run_id) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    char id_text[32];
+    snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
+    const char *args[] = {id_text};
+    SPI_connect();
+    ExecuteAsCatalogOwner("SELECT r::text FROM bulk_ingest.runs r WHERE id = $1::bigint", 1, args, false, 1);
+    char *text = SPI_processed == 1 ? ResultText(1, caller_cxt) : NULL;
+    SPI_finish();
+    return text;
+}

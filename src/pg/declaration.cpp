@@ -1,0 +1,106 @@
+#include "pg/declaration.h"
+
+#include "pg/guard.h"
+#include "core/url.h"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "nodes/value.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/typcache.h"
+}
+
+using pg_bulk_ingest::CallCore;
+using pg_bulk_ingest::NewInMemoryContext;
+
+typedef struct ColumnErrorContext {
+    const char *source;
+    const char *column;
+} ColumnErrorContext;
+
+static void ColumnErrorCallback(void *arg) {
+    ColumnErrorContext *context = (ColumnErrorContext *)arg;
+    errcontext("column \"%s\" declared by source \"%s\"", context->column, context->source);
+}
+
+static bool IsJsonType(Oid type_oid) {
+    Oid base = getBaseType(type_oid);
+    return base == JSONOID || base == JSONBOID;
+}
+
+Declaration *ResolveDeclaration(const SourceRow *row) {
+    Declaration *decl = (Declaration *)palloc0(sizeof(Declaration));
+    decl->row = row;
+    char prefix[NAMEDATALEN * 2 + 32];
+    snprintf(prefix, sizeof(prefix), "source \"%s\": ", row->source);
+
+    if (row->source[0] == '\0') {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a source needs a non-empty name")));
+    }
+    CallCore([&] { bulk_ingest::ValidateSourceUrl(row->url); }, prefix);
+    CallCore([&] { bulk_ingest::CheckOneOf("format", row->format, bulk_ingest::kFormats); }, prefix);
+    CallCore([&] { bulk_ingest::CheckOneOf("upsert mode", row->upsert, bulk_ingest::kUpsertModes); }, prefix);
+    CallCore([&] { bulk_ingest::CheckOneOf("delete mode", row->delete_mode, bulk_ingest::kDeleteModes); }, prefix);
+    decl->options = NewInMemoryContext<bulk_ingest::SourceOptions>(
+        [&] { return new bulk_ingest::SourceOptions(bulk_ingest::ParseSourceOptions(row->options)); }, prefix);
+
+    decl->target_names = stringToQualifiedNameList(row->target);
+    if (list_length(decl->target_names) > 2) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_NAME),
+                        errmsg("source \"%s\": target \"%s\" must be a table name, optionally schema-qualified",
+                               row->source, row->target)));
+    }
+
+    decl->decls = NewInMemoryContext<std::vector<bulk_ingest::ColumnDecl>>(
+        [&] { return new std::vector<bulk_ingest::ColumnDecl>(bulk_ingest::ParseColumnDecls(row->columns)); }, prefix);
+    decl->ncolumns = (int)decl->decls->size();
+    decl->columns = (DeclaredColumn *)palloc0(sizeof(DeclaredColumn) * decl->ncolumns);
+    decl->watermark_column = -1;
+    for (int i = 0; i < decl->ncolumns; i++) {
+        const bulk_ingest::ColumnDecl &source_column = (*decl->decls)[i];
+        DeclaredColumn *column = &decl->columns[i];
+        column->name = source_column.name.c_str();
+        column->primary_key = source_column.primary_key;
+        column->nullable = source_column.nullable;
+
+        ColumnErrorContext context = {row->source, column->name};
+        ErrorContextCallback callback = {error_context_stack, ColumnErrorCallback, &context};
+        error_context_stack = &callback;
+        parseTypeString(source_column.type.c_str(), &column->type_oid, &column->typmod, false);
+        error_context_stack = callback.previous;
+
+        column->is_json = IsJsonType(column->type_oid);
+        if (column->primary_key) {
+            decl->primary_key_columns++;
+        }
+        if (row->high_watermark_column != NULL && strcmp(row->high_watermark_column, column->name) == 0) {
+            decl->watermark_column = i;
+        }
+    }
+
+    if (row->high_watermark_column != NULL) {
+        if (decl->watermark_column < 0) {
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("source \"%s\": high_watermark_column \"%s\" is not one of the declared columns",
+                                   row->source, row->high_watermark_column)));
+        }
+        Oid type_oid = decl->columns[decl->watermark_column].type_oid;
+        TypeCacheEntry *type = lookup_type_cache(type_oid, TYPECACHE_CMP_PROC);
+        if (!OidIsValid(type->cmp_proc)) {
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                            errmsg("source \"%s\": high_watermark_column \"%s\" has type %s, which has no ordering",
+                                   row->source, row->high_watermark_column, format_type_be(type_oid)),
+                            errhint("A watermark must be comparable: use a type with a btree operator class, such "
+                                    "as timestamptz, bigint, numeric, date or text.")));
+        }
+    }
+    return decl;
+}
+
+char *QuotedTargetName(const Declaration *decl) {
+    return NameListToQuotedString(decl->target_names);
+}

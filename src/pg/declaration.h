@@ -1,0 +1,42 @@
+// A source's declaration resolved against this database: column types, the primary key, the watermark's ordering.
+//
+// Registration resolves a declaration to reject it early (an unknown type, a watermark without ordering, ...), and
+// the worker resolves the stored one the same way before a run.
+#pragma once
+
+#include "pg/pg_prelude.h"
+
+#include "pg/catalog.h"
+#include "core/declaration.h"
+
+extern "C" {
+#include "nodes/pg_list.h"
+}
+
+typedef struct DeclaredColumn {
+    const char *name;
+    Oid type_oid;
+    int32 typmod;
+    bool primary_key;
+    bool nullable;
+    bool is_json;  // json or jsonb (a domain over them counts): values arrive as JSON text
+} DeclaredColumn;
+
+typedef struct Declaration {
+    const SourceRow *row;
+    List *target_names;  // the target's qualified name, as a list of String nodes
+    int ncolumns;
+    DeclaredColumn *columns;
+    int primary_key_columns;
+    int watermark_column;  // index into columns, -1 when the source has no high_watermark_column
+    // Owned by the memory context the declaration was resolved in.
+    std::vector<bulk_ingest::ColumnDecl> *decls;
+    bulk_ingest::SourceOptions *options;
+} Declaration;
+
+// Validates the whole declaration in row and resolves it. Raises a clear error naming the source and the part of the
+// declaration at fault.
+Declaration *ResolveDeclaration(const SourceRow *row);
+
+// The target's qualified name, quoted for SQL ("My Schema"."Table").
+char *QuotedTargetName(const Declaration *decl);

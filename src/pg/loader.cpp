@@ -1,0 +1,322 @@
+#include "pg/loader.h"
+
+#include "core/copy_text.h"
+#include "pg/guard.h"
+#include "pg/target.h"
+
+extern "C" {
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+}
+
+using pg_bulk_ingest::CoreFailure;
+using pg_bulk_ingest::RaiseCoreFailure;
+using pg_bulk_ingest::TryCore;
+
+static const char *const kStagingTable = "bulk_ingest_stage";
+static const char *const kStagingRowColumn = "bulk_ingest_row";
+
+// COPY's data-source callback takes no context argument, so the batch being loaded is module state. Only one COPY
+// runs at a time in a backend; it is set for the duration of CopyFrom and cleared in PG_FINALLY.
+typedef struct CopyFeed {
+    BatchSource *source;
+    CopyFromState cstate;
+    bool staging;        // append the row's ordinal (for last-row-wins) as an extra field
+    int64 rows;          // rows handed to COPY in this batch
+    size_t buffer_offset;  // bytes of *row_buffer already handed to COPY
+    MemoryContext row_cxt;  // reset for every row's watermark conversion
+    // Maps COPY's line numbers back to lines of the response: runs of consecutive lines, one entry per run.
+    uint64 *run_copy_line;
+    uint64 *run_source_line;
+    int nruns;
+    int maxruns;
+} CopyFeed;
+
+static CopyFeed *feed = NULL;
+
+static void NoteSourceLine(CopyFeed *f, uint64 copy_line, uint64 source_line) {
+    if (f->nruns > 0) {
+        int last = f->nruns - 1;
+        if (f->run_source_line[last] + (copy_line - f->run_copy_line[last]) == source_line) {
+            return;
+        }
+    }
+    if (f->nruns == f->maxruns) {
+        f->maxruns *= 2;
+        f->run_copy_line = (uint64 *)repalloc(f->run_copy_line, sizeof(uint64) * f->maxruns);
+        f->run_source_line = (uint64 *)repalloc(f->run_source_line, sizeof(uint64) * f->maxruns);
+    }
+    f->run_copy_line[f->nruns] = copy_line;
+    f->run_source_line[f->nruns] = source_line;
+    f->nruns++;
+}
+
+static uint64 SourceLineOf(const CopyFeed *f, uint64 copy_line) {
+    for (int i = f->nruns - 1; i >= 0; i--) {
+        if (f->run_copy_line[i] <= copy_line) {
+            return f->run_source_line[i] + (copy_line - f->run_copy_line[i]);
+        }
+    }
+    return 0;
+}
+
+// Folds the current record's watermark value into the run's maximum, in the column's own type.
+static void FoldWatermark(WatermarkState *wm, const char *value, size_t len) {
+    MemoryContext old = MemoryContextSwitchTo(feed->row_cxt);
+    MemoryContextReset(feed->row_cxt);
+    Datum datum = InputFunctionCall(&wm->input, pnstrdup(value, len), wm->input_param, wm->typmod);
+    if (!wm->has_max || DatumGetInt32(FunctionCall2Coll(&wm->compare, wm->collation, datum, wm->max)) > 0) {
+        MemoryContextSwitchTo(wm->cxt);
+        if (wm->has_max && !wm->typbyval) {
+            pfree(DatumGetPointer(wm->max));
+        }
+        wm->max = datumCopy(datum, wm->typbyval, wm->typlen);
+        wm->has_max = true;
+        wm->changed = true;
+    }
+    MemoryContextSwitchTo(old);
+}
+
+// Reads the next record into the row buffer. Returns false at the end of the batch.
+static bool NextRow(CopyFeed *f) {
+    BatchSource *source = f->source;
+    if (source->end_of_page || f->rows >= source->max_rows) {
+        return false;
+    }
+    bool have_row = false;
+    const char *wm_value = NULL;
+    size_t wm_len = 0;
+    uint64 line = 0;
+    int64 ordinal = f->rows + 1;
+    bool staging = f->staging;
+    int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
+    CoreFailure failure;
+    bool ok = TryCore(
+        [&] {
+            bulk_ingest::RecordReader &reader = *source->reader;
+            std::string &buffer = *source->row_buffer;
+            buffer.clear();
+            have_row = reader.Next();
+            if (!have_row) {
+                return;
+            }
+            line = reader.Line();
+            bulk_ingest::AppendCopyRow(buffer, reader);
+            if (staging) {
+                buffer.back() = '\t';
+                buffer += std::to_string(ordinal);
+                buffer += '\n';
+            }
+            if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
+                wm_value = reader.Field(wm_column).text.data();
+                wm_len = reader.Field(wm_column).text.size();
+            }
+        },
+        &failure);
+    if (!ok) {
+        RaiseCoreFailure(&failure, NULL);
+    }
+    if (!have_row) {
+        source->end_of_page = true;
+        return false;
+    }
+    f->rows++;
+    f->buffer_offset = 0;
+    NoteSourceLine(f, (uint64)f->rows, line);
+    if (wm_value != NULL) {
+        source->error_line = line;
+        source->error_column = source->decl->columns[wm_column].name;
+        FoldWatermark(source->watermark, wm_value, wm_len);
+        source->error_line = 0;
+        source->error_column = NULL;
+    }
+    return true;
+}
+
+// COPY's data source: fills outbuf with encoded rows; returns 0 at the end of the batch.
+static int FeedCopy(void *outbuf, int minread, int maxread) {
+    char *out = (char *)outbuf;
+    int written = 0;
+    (void)minread;
+    while (written < maxread) {
+        std::string *buffer = feed->source->row_buffer;
+        size_t pending = buffer->size() - feed->buffer_offset;
+        if (pending == 0) {
+            if (!NextRow(feed)) {
+                break;
+            }
+            continue;
+        }
+        size_t n = Min(pending, (size_t)(maxread - written));
+        memcpy(out + written, buffer->data() + feed->buffer_offset, n);
+        feed->buffer_offset += n;
+        written += (int)n;
+    }
+    return written;
+}
+
+// Error context of a batch: records where in the response the error is, for the run's message.
+static void BatchErrorCallback(void *arg) {
+    CopyFeed *f = (CopyFeed *)arg;
+    BatchSource *source = f->source;
+    if (source->error_line == 0 && f->cstate != NULL && f->cstate->cur_lineno > 0) {
+        source->error_line = SourceLineOf(f, f->cstate->cur_lineno);
+        source->error_column = f->cstate->cur_attname;
+    }
+}
+
+static Oid CreateStagingTable(const Declaration *decl) {
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS, %s bigint) ON COMMIT DROP",
+                     kStagingTable, QuotedTargetName(decl), kStagingRowColumn);
+    SPI_connect();
+    SPI_execute(sql.data, false, 0);
+    SPI_finish();
+    CommandCounterIncrement();
+    return RangeVarGetRelid(makeRangeVar((char *)"pg_temp", (char *)kStagingTable, -1), NoLock, false);
+}
+
+// Merges the staging table into the target: one row per key (the last one), replacing existing rows.
+static void MergeStaging(const Declaration *decl) {
+    StringInfoData columns, keys, updates, sql;
+    initStringInfo(&columns);
+    initStringInfo(&keys);
+    initStringInfo(&updates);
+    initStringInfo(&sql);
+    for (int i = 0; i < decl->ncolumns; i++) {
+        const char *name = quote_identifier(decl->columns[i].name);
+        appendStringInfo(&columns, "%s%s", i > 0 ? ", " : "", name);
+        if (decl->columns[i].primary_key) {
+            appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "", name);
+        } else {
+            appendStringInfo(&updates, "%s%s = excluded.%s", updates.len > 0 ? ", " : "", name, name);
+        }
+    }
+    appendStringInfo(&sql,
+                     "INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT DISTINCT ON (%s) * FROM pg_temp.%s"
+                     " ORDER BY %s, %s DESC) s ON CONFLICT (%s) DO ",
+                     QuotedTargetName(decl), columns.data, columns.data, keys.data, kStagingTable, keys.data,
+                     kStagingRowColumn, keys.data);
+    if (updates.len > 0) {
+        appendStringInfo(&sql, "UPDATE SET %s", updates.data);
+    } else {
+        appendStringInfoString(&sql, "NOTHING");
+    }
+    SPI_connect();
+    SPI_execute(sql.data, false, 0);
+    SPI_finish();
+}
+
+int64 LoadBatch(BatchSource *source, Oid relid) {
+    const Declaration *decl = source->decl;
+    bool upsert = DeclarationUpserts(decl);
+    Relation target = table_open(relid, RowExclusiveLock);
+    CheckCanLoad(decl, target, upsert);
+
+    Relation copy_rel = target;
+    if (upsert) {
+        copy_rel = table_open(CreateStagingTable(decl), RowExclusiveLock);
+    }
+
+    List *attnames = NIL;
+    for (int i = 0; i < decl->ncolumns; i++) {
+        attnames = lappend(attnames, makeString(pstrdup(decl->columns[i].name)));
+    }
+    if (upsert) {
+        attnames = lappend(attnames, makeString(pstrdup(kStagingRowColumn)));
+    }
+    // COPY must not decode our bytes with the session's client_encoding: they are UTF-8.
+    List *options = list_make1(makeDefElem(pstrdup("encoding"), (Node *)makeString(pstrdup("UTF8")), -1));
+
+    ParseState *pstate = make_parsestate(NULL);
+    addRangeTableEntryForRelation(pstate, copy_rel, RowExclusiveLock, NULL, false, false);
+
+    CopyFeed state;
+    memset(&state, 0, sizeof(state));
+    state.source = source;
+    state.staging = upsert;
+    state.maxruns = 16;
+    state.run_copy_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
+    state.run_source_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
+    state.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "bulk_ingest row", ALLOCSET_SMALL_SIZES);
+    source->row_buffer->clear();
+    source->error_line = 0;
+    source->error_column = NULL;
+
+    if (feed != NULL) {
+        elog(ERROR, "pg_bulk_ingest: a batch is already being loaded in this backend");
+    }
+    ErrorContextCallback callback = {error_context_stack, BatchErrorCallback, &state};
+    uint64 rows = 0;
+    PG_TRY();
+    {
+        feed = &state;
+        error_context_stack = &callback;
+        state.cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
+        rows = CopyFrom(state.cstate);
+        EndCopyFrom(state.cstate);
+        state.cstate = NULL;
+        error_context_stack = callback.previous;
+    }
+    PG_FINALLY();
+    {
+        feed = NULL;
+    }
+    PG_END_TRY();
+
+    if (upsert) {
+        table_close(copy_rel, NoLock);
+        if (rows > 0) {
+            MergeStaging(decl);
+        }
+    }
+    table_close(target, NoLock);
+    MemoryContextDelete(state.row_cxt);
+    return (int64)rows;
+}
+
+void InitWatermark(WatermarkState *state, const Declaration *decl, const char *stored_value) {
+    memset(state, 0, sizeof(*state));
+    if (decl->watermark_column < 0) {
+        return;
+    }
+    const DeclaredColumn *column = &decl->columns[decl->watermark_column];
+    state->enabled = true;
+    state->type_oid = column->type_oid;
+    state->typmod = column->typmod;
+    state->cxt = CurrentMemoryContext;
+    Oid input_fn;
+    getTypeInputInfo(column->type_oid, &input_fn, &state->input_param);
+    fmgr_info_cxt(input_fn, &state->input, state->cxt);
+    TypeCacheEntry *type = lookup_type_cache(column->type_oid, TYPECACHE_CMP_PROC);
+    fmgr_info_cxt(type->cmp_proc, &state->compare, state->cxt);
+    state->collation = type->typcollation;
+    get_typlenbyval(column->type_oid, &state->typlen, &state->typbyval);
+    if (stored_value != NULL) {
+        state->max = InputFunctionCall(&state->input, pstrdup(stored_value), state->input_param, state->typmod);
+        state->has_max = true;
+    }
+}
+
+char *WatermarkText(const WatermarkState *state) {
+    if (!state->enabled || !state->has_max) {
+        return NULL;
+    }
+    Oid output_fn;
+    bool is_varlena;
+    getTypeOutputInfo(state->type_oid, &output_fn, &is_varlena);
+    return OidOutputFunctionCall(output_fn, state->max);
+}

@@ -1,0 +1,88 @@
+// bulk_ingest_register() and bulk_ingest_unregister(): declaring sources.
+#include "pg/pg_prelude.h"
+
+#include "pg/catalog.h"
+#include "pg/declaration.h"
+#include "pg/guard.h"
+
+extern "C" {
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+}
+
+static char *RequiredText(FunctionCallInfo fcinfo, int argno, const char *name) {
+    if (PG_ARGISNULL(argno)) {
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_register: %s must not be NULL", name)));
+    }
+    return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static char *RequiredJson(FunctionCallInfo fcinfo, int argno, const char *name) {
+    if (PG_ARGISNULL(argno)) {
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_register: %s must not be NULL", name)));
+    }
+    Jsonb *jsonb = PG_GETARG_JSONB_P(argno);
+    return JsonbToCString(NULL, &jsonb->root, VARSIZE(jsonb));
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_register) {
+    SourceRow *row = (SourceRow *)palloc0(sizeof(SourceRow));
+    row->source = RequiredText(fcinfo, 0, "source");
+    row->url = RequiredText(fcinfo, 1, "url");
+    row->target = RequiredText(fcinfo, 2, "target");
+    row->columns = RequiredJson(fcinfo, 3, "columns");
+    row->format = RequiredText(fcinfo, 4, "format");
+    row->high_watermark_column = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+    row->upsert = RequiredText(fcinfo, 6, "upsert");
+    row->delete_mode = RequiredText(fcinfo, 7, "delete");
+    row->options = RequiredJson(fcinfo, 8, "options");
+    row->owner = GetUserId();
+
+    // Everything is checked now, so that a declaration that was accepted can run.
+    ResolveDeclaration(row);
+
+    SourceRow *existing = LoadSource(row->source, true);
+    if (existing != NULL) {
+        CheckSourceOwnership(existing, "re-declare");
+    }
+
+    TupleDesc tupdesc;
+    if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE) {
+        elog(ERROR, "bulk_ingest_register must return a composite type");
+    }
+    const char *args[] = {row->source,     row->url,    row->target,      row->columns,
+                          row->format,     row->high_watermark_column, row->upsert,
+                          row->delete_mode, row->options, NULL};
+    char owner_text[16];
+    snprintf(owner_text, sizeof(owner_text), "%u", row->owner);
+    args[9] = owner_text;
+
+    SPI_connect();
+    // A re-declaration replaces the declaration but keeps the owner, the creation time and the watermark.
+    ExecuteAsCatalogOwner(
+        "INSERT INTO bulk_ingest.sources AS s (source, url, target, columns, format, high_watermark_column, upsert,"
+        "                                      \"delete\", options, owner)"
+        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, $10::oid::regrole)"
+        " ON CONFLICT (source) DO UPDATE SET url = excluded.url, target = excluded.target,"
+        "     columns = excluded.columns, format = excluded.format,"
+        "     high_watermark_column = excluded.high_watermark_column, upsert = excluded.upsert,"
+        "     \"delete\" = excluded.\"delete\", options = excluded.options, updated_at = now()"
+        " RETURNING *",
+        10, args, false, 0);
+    Datum result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], tupdesc));
+    SPI_finish();
+    PG_RETURN_DATUM(result);
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_unregister) {
+    char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    SourceRow *existing = LoadSource(source, false);
+    CheckSourceOwnership(existing, "unregister");
+    const char *args[] = {source};
+    SPI_connect();
+    ExecuteAsCatalogOwner("DELETE FROM bulk_ingest.sources WHERE source = $1", 1, args, false, 0);
+    SPI_finish();
+    PG_RETURN_VOID();
+}
