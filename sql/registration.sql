@@ -1,0 +1,80 @@
+-- bulk_ingest_register: a declaration is checked whole at registration, not at run time.
+CREATE SCHEMA shop;
+SELECT source, url, target, format, high_watermark_column, upsert, "delete", options, owner = current_user::regrole AS owned
+  FROM bulk_ingest_register(
+    source  => 'orders',
+    url     => 'http://127.0.0.1:8080/orders?since={high_watermark}',
+    target  => 'shop.orders',
+    columns => '[{"name": "id",         "type": "bigint", "primary_key": true},
+                 {"name": "customer",   "type": "text",   "nullable": false},
+                 {"name": "amount",     "type": "numeric(12,2)"},
+                 {"name": "updated_at", "type": "timestamptz"},
+                 {"name": "details",    "type": "jsonb",  "path": "/meta"}]',
+    high_watermark_column => 'updated_at');
+SELECT jsonb_array_length(columns) FROM bulk_ingest.sources WHERE source = 'orders';
+
+-- Re-declaring replaces the declaration (the declaration is the truth) and keeps the creation time.
+SELECT created_at AS first_created FROM bulk_ingest.sources WHERE source = 'orders' \gset
+SELECT source, url, upsert, options FROM bulk_ingest_register('orders', 'https://example.invalid/v2/orders',
+    'shop.orders', '[{"name": "id", "type": "bigint", "primary_key": true}]', upsert => 'off',
+    options => '{"batch_rows": 500}');
+SELECT created_at = :'first_created' AS created_at_kept, updated_at >= created_at AS updated
+  FROM bulk_ingest.sources WHERE source = 'orders';
+SELECT count(*) FROM bulk_ingest.sources;
+
+-- Each invalid argument is refused with a message that names it.
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}]', format => 'xml');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}]', upsert => 'always');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}]', "delete" => 'sometimes');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "no_such_type"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "int); DROP TABLE x; --"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text", "path": "no/slash"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text", "path": "/bad~2escape"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '{"a": "text"}');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}, {"name": "a", "type": "int"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text", "unique": true}]');
+SELECT bulk_ingest_register('bad', 'file:///etc/passwd', 't', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('bad', 'ftp://h/x', 't', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('bad', 'not a url', 't', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 'a.b.c.d', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}]', high_watermark_column => 'b');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "json"}]', high_watermark_column => 'a');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}]', options => '{"batch_rows": 0}');
+SELECT bulk_ingest_register('bad', 'http://h/', 't', '[{"name": "a", "type": "text"}]', options => '{"retries": 3}');
+SELECT bulk_ingest_register('', 'http://h/', 't', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register(NULL, 'http://h/', 't', '[{"name": "a", "type": "text"}]');
+SELECT count(*) AS nothing_registered FROM bulk_ingest.sources WHERE source IN ('bad', '');
+
+-- Only the owner (or a member, or a superuser) may re-declare, run or unregister a source.
+CREATE ROLE intruder LOGIN;
+SET ROLE intruder;
+SELECT bulk_ingest_register('orders', 'http://evil.invalid/', 'public.stolen', '[{"name": "id", "type": "bigint"}]');
+SELECT bulk_ingest_run('orders');
+SELECT bulk_ingest_unregister('orders');
+SELECT bulk_ingest_run('no_such_source');
+-- A source belongs to whoever registers it.
+SELECT source, owner FROM bulk_ingest_register('mine', 'http://127.0.0.1:1/x', 'public.mine',
+    '[{"name": "id", "type": "bigint"}]');
+RESET ROLE;
+
+-- A run that cannot connect fails cleanly: the error says why, and the run is recorded.
+SELECT bulk_ingest_register('unreachable', 'http://127.0.0.1:1/data?since={high_watermark}', 'public.unreachable',
+    '[{"name": "id", "type": "bigint"}]') IS NOT NULL AS registered;
+DO $$
+BEGIN
+    PERFORM bulk_ingest_run('unreachable');
+    RAISE EXCEPTION 'the run should have failed';
+EXCEPTION WHEN external_routine_exception THEN
+    RAISE NOTICE 'run failed as expected: %', SQLERRM ~ 'batch 1 \(http://127\.0\.0\.1:1/data\?since=\): .*(refused|connect)';
+END $$;
+SELECT status, batches, rows, error ~ 'refused|connect' AS says_why, finished_at IS NOT NULL AS finished
+  FROM bulk_ingest.runs WHERE source = 'unreachable';
+
+-- Unregistering forgets the declaration and the watermark, and keeps the history.
+SELECT bulk_ingest_unregister('unreachable');
+SELECT count(*) AS sources FROM bulk_ingest.sources WHERE source = 'unreachable';
+SELECT count(*) AS runs_kept FROM bulk_ingest.runs WHERE source = 'unreachable';
+SELECT bulk_ingest_unregister('unreachable');
+SELECT bulk_ingest_unregister('mine');
+DROP ROLE intruder;

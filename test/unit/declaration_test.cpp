@@ -1,0 +1,82 @@
+// Unit tests of the declaration parser: what registration accepts and the errors it gives.
+#include <gtest/gtest.h>
+
+#include "declaration.h"
+#include "error.h"
+
+using bulk_ingest::ColumnDecl;
+using bulk_ingest::Error;
+using bulk_ingest::ParseColumnDecls;
+using bulk_ingest::ParseSourceOptions;
+
+namespace {
+
+std::string ErrorOf(const std::string &columns_json) {
+    try {
+        ParseColumnDecls(columns_json);
+    } catch (const Error &e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(ColumnDecls, DefaultsAndExplicitKeys) {
+    auto decls = ParseColumnDecls(R"([
+        {"name": "id", "type": "bigint", "primary_key": true},
+        {"name": "customer", "type": "text", "nullable": false},
+        {"name": "details", "type": "jsonb", "path": "/meta"}])");
+    ASSERT_EQ(decls.size(), 3u);
+    EXPECT_EQ(decls[0].name, "id");
+    EXPECT_TRUE(decls[0].primary_key);
+    EXPECT_FALSE(decls[0].nullable);  // a primary key is never nullable
+    EXPECT_EQ(decls[0].path, "/id");
+    EXPECT_EQ(decls[1].type, "text");
+    EXPECT_FALSE(decls[1].nullable);
+    EXPECT_TRUE(decls[2].nullable);
+    EXPECT_EQ(decls[2].pointer, std::vector<std::string>{"meta"});
+}
+
+TEST(ColumnDecls, DefaultPathEscapesTheName) {
+    auto decls = ParseColumnDecls(R"([{"name": "a/b~c", "type": "text"}])");
+    EXPECT_EQ(decls[0].path, "/a~1b~0c");
+    EXPECT_EQ(decls[0].pointer, std::vector<std::string>{"a/b~c"});
+}
+
+TEST(ColumnDecls, Rejections) {
+    EXPECT_NE(ErrorOf("{}").find("must be a JSON array"), std::string::npos);
+    EXPECT_NE(ErrorOf("[]").find("at least one column"), std::string::npos);
+    EXPECT_NE(ErrorOf("[1]").find("columns[0] must be an object"), std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"type": "int"}])").find("needs a \"name\""), std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"name": "a"}])").find("columns[0] (\"a\") needs a \"type\""), std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"name": "a", "type": 5}])").find("\"type\" must be a string"), std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"name": "a", "type": "int", "pk": true}])").find("unknown key \"pk\""), std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"name": "a", "type": "int", "path": "a"}])").find("columns[0] (\"a\"): \"path\""),
+              std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"name": "a", "type": "int"}, {"name": "a", "type": "text"}])").find("more than once"),
+              std::string::npos);
+    EXPECT_NE(ErrorOf(R"([{"name": "a", "type": "int", "primary_key": true, "nullable": true}])")
+                  .find("cannot be \"nullable\": true"),
+              std::string::npos);
+    EXPECT_NE(ErrorOf("[{").find("not valid JSON"), std::string::npos);
+}
+
+TEST(SourceOptions, BatchRows) {
+    EXPECT_EQ(ParseSourceOptions("{}").batch_rows, 100000);
+    EXPECT_EQ(ParseSourceOptions(R"({"batch_rows": 7})").batch_rows, 7);
+    EXPECT_THROW(ParseSourceOptions(R"({"batch_rows": 0})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"batch_rows": "7"})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"bogus": 1})"), Error);
+    EXPECT_THROW(ParseSourceOptions("[]"), Error);
+}
+
+TEST(CheckOneOf, NamesTheKnownValues) {
+    try {
+        bulk_ingest::CheckOneOf("format", "csv", bulk_ingest::kFormats);
+        FAIL() << "expected an error";
+    } catch (const Error &e) {
+        EXPECT_STREQ(e.what(), "unknown format \"csv\"; expected one of: ndjson");
+    }
+    EXPECT_NO_THROW(bulk_ingest::CheckOneOf("upsert mode", "off", bulk_ingest::kUpsertModes));
+}
+
+}  // namespace
