@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# All of pg_bulk_ingest's tests, on a fresh Debian 12 machine or a developer's:
+#   1. dependencies (apt, only what is missing)           scripts/install-deps.sh
+#   2. the core's unit tests                              cmake in build/, ctest
+#   3. the extension, built and installed                 make && make install
+#   4. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster
+#   5. integration tests                                  pytest test/integration (own cluster, own HTTP server)
+# Every step runs even when an earlier independent one failed; a summary is printed; the exit status is non-zero
+# when anything failed. Whatever it started (clusters, servers) is stopped on exit.
+#
+# Environment: JOBS (parallel build jobs, default 2), PYTEST_ARGS (extra pytest arguments, e.g. "-k watermark -x"),
+# SKIP_DEPS=1 (do not check apt packages), KEEP_CLUSTER=1 (keep the pg_regress cluster and its log).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-2}
+PY=/usr/bin/python3
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+CLUSTER_NAME="installcheck-$$"
+SUDO=()
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then SUDO=(sudo); fi
+
+declare -a SUMMARY=()
+FAILED=0
+START=$(date +%s)
+
+note() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+# step NAME COMMAND...: run, time and record a step
+step() {
+    local name=$1; shift
+    local t0=$(date +%s)
+    note "$name"
+    if "$@"; then
+        SUMMARY+=("PASS  $name ($(( $(date +%s) - t0 ))s)")
+        return 0
+    else
+        local rc=$?
+        SUMMARY+=("FAIL  $name (exit $rc, $(( $(date +%s) - t0 ))s)")
+        FAILED=1
+        return $rc
+    fi
+}
+skip() { SUMMARY+=("SKIP  $1 ($2)"); FAILED=1; }
+
+cleanup() {
+    if [[ -z "${KEEP_CLUSTER:-}" ]]; then
+        $PY test/lib/pgcluster.py destroy --name "$CLUSTER_NAME" >/dev/null 2>&1 || true
+    else
+        $PY test/lib/pgcluster.py stop --name "$CLUSTER_NAME" >/dev/null 2>&1 || true
+    fi
+}
+print_summary() {
+    echo
+    echo "================ pg_bulk_ingest test summary ($(( $(date +%s) - START ))s) ================"
+    for line in "${SUMMARY[@]}"; do echo "  $line"; done
+    if [[ $FAILED -eq 0 ]]; then echo "  ALL PASSED"; else echo "  FAILURES (see above)"; fi
+}
+trap 'cleanup; print_summary' EXIT
+trap 'exit 130' INT TERM
+
+# ---- 1. dependencies
+if [[ -z "${SKIP_DEPS:-}" ]]; then
+    step "dependencies (apt)" scripts/install-deps.sh || { echo "cannot continue without dependencies"; exit 1; }
+fi
+
+# ---- 2. unit tests
+unit_tests() {
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+    cmake --build build -j "$JOBS" &&
+    ctest --test-dir build --output-on-failure --timeout 120
+}
+step "unit tests (cmake, ctest)" unit_tests
+
+# ---- 3. build and install the extension
+build_install() {
+    make -j"$JOBS" PG_CONFIG="$PG_CONFIG" && "${SUDO[@]}" make install PG_CONFIG="$PG_CONFIG"
+}
+if step "extension build and install (make, make install)" build_install; then
+    INSTALLED=1
+else
+    INSTALLED=0
+fi
+
+# ---- 4. pg_regress
+installcheck() {
+    $PY test/lib/pgcluster.py init --name "$CLUSTER_NAME" >/dev/null &&
+    $PY test/lib/pgcluster.py start --name "$CLUSTER_NAME" || return 1
+    eval "$($PY test/lib/pgcluster.py env --name "$CLUSTER_NAME")"
+    export PGHOST PGPORT PGUSER
+    if ! make installcheck PG_CONFIG="$PG_CONFIG"; then
+        [[ -f regression.diffs ]] && { echo "---- regression.diffs (first 200 lines)"; head -200 regression.diffs; }
+        echo "---- server log: $($PY test/lib/pgcluster.py log --name "$CLUSTER_NAME")"
+        return 1
+    fi
+}
+installcheck_clean_env() { local rc=0; installcheck || rc=$?; unset PGHOST PGPORT PGUSER; return $rc; }
+if [[ $INSTALLED -eq 1 ]]; then
+    step "pg_regress (make installcheck)" installcheck_clean_env
+else
+    skip "pg_regress (make installcheck)" "extension not installed"
+fi
+cleanup
+
+# ---- 5. integration tests
+integration() {
+    # shellcheck disable=SC2086
+    timeout 1200 $PY -m pytest test/integration -v ${PYTEST_ARGS:-}
+}
+if [[ $INSTALLED -eq 1 ]]; then
+    step "integration tests (pytest)" integration
+else
+    skip "integration tests (pytest)" "extension not installed"
+fi
+
+exit $FAILED
