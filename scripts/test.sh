@@ -9,7 +9,9 @@
 # when anything failed. Whatever it started (clusters, servers) is stopped on exit.
 #
 # Environment: JOBS (parallel build jobs, default 2), PYTEST_ARGS (extra pytest arguments, e.g. "-k watermark -x"),
-# SKIP_DEPS=1 (do not check apt packages), KEEP_CLUSTER=1 (keep the pg_regress cluster and its log).
+# SKIP_DEPS=1 (do not check apt packages), KEEP_CLUSTER=1 (keep the pg_regress cluster and its log),
+# PRIVATE_INSTALL=DIR (install the extension into a private copy of PostgreSQL under DIR instead of the system, and
+# run the test clusters from there: no root needed, and a shared machine's installation is left alone).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -74,8 +76,25 @@ unit_tests() {
 step "unit tests (cmake, ctest)" unit_tests
 
 # ---- 3. build and install the extension
+private_prefix() {
+    # A copy of PostgreSQL's bin/lib and share directories under $PRIVATE_INSTALL: the server finds its share and
+    # lib directories relative to its binary, so an extension installed there with DESTDIR is seen by it only.
+    local d
+    for d in "$($PG_CONFIG --bindir)/.." "$($PG_CONFIG --sharedir)"; do
+        d=$(realpath "$d")
+        if [[ ! -d "$PRIVATE_INSTALL$d" ]]; then
+            mkdir -p "$(dirname "$PRIVATE_INSTALL$d")" && cp -a "$d" "$PRIVATE_INSTALL$d" || return 1
+        fi
+    done
+    export PG_BINDIR="$PRIVATE_INSTALL$($PG_CONFIG --bindir)"
+}
 build_install() {
-    make -j"$JOBS" PG_CONFIG="$PG_CONFIG" && "${SUDO[@]}" make install PG_CONFIG="$PG_CONFIG"
+    make -j"$JOBS" PG_CONFIG="$PG_CONFIG" || return 1
+    if [[ -n "${PRIVATE_INSTALL:-}" ]]; then
+        private_prefix && make install PG_CONFIG="$PG_CONFIG" DESTDIR="$PRIVATE_INSTALL"
+    else
+        "${SUDO[@]}" make install PG_CONFIG="$PG_CONFIG"
+    fi
 }
 if step "extension build and install (make, make install)" build_install; then
     INSTALLED=1
@@ -90,8 +109,9 @@ installcheck() {
     eval "$($PY test/lib/pgcluster.py env --name "$CLUSTER_NAME")"
     export PGHOST PGPORT PGUSER
     if ! make installcheck PG_CONFIG="$PG_CONFIG"; then
-        [[ -f regression.diffs ]] && { echo "---- regression.diffs (first 200 lines)"; head -200 regression.diffs; }
-        echo "---- server log: $($PY test/lib/pgcluster.py log --name "$CLUSTER_NAME")"
+        if [[ -s regression.diffs ]]; then echo "---- regression.diffs (first 200 lines)"; head -200 regression.diffs; fi
+        echo "---- server log (last 60 lines)"
+        tail -60 "$($PY test/lib/pgcluster.py log --name "$CLUSTER_NAME")"
         return 1
     fi
 }

@@ -66,7 +66,25 @@ def make_cluster():
 @pytest.fixture(scope="session")
 def cluster(make_cluster):
     port = os.environ.get("PG_BULK_INGEST_TEST_PORT")
-    return make_cluster("pytest", settings=_settings_from_env(), port=int(port) if port else None)
+    c = make_cluster("pytest", settings=_settings_from_env(), port=int(port) if port else None)
+    check_extension(c)
+    return c
+
+
+def check_extension(c):
+    """Stop the whole session with one clear message when the extension cannot be created at all."""
+    with c.connect() as conn:
+        conn.execute("DROP DATABASE IF EXISTS extension_check")
+        conn.execute("CREATE DATABASE extension_check")
+    try:
+        with c.connect(dbname="extension_check") as conn:
+            conn.execute("CREATE EXTENSION pg_bulk_ingest")
+    except psycopg.Error as e:
+        pytest.exit("CREATE EXTENSION pg_bulk_ingest fails on the test cluster (is it built and installed with "
+                    "`make && make install`?): %s" % str(e).strip(), returncode=3)
+    finally:
+        with c.connect() as conn:
+            conn.execute("DROP DATABASE IF EXISTS extension_check")
 
 
 # ---- the HTTP server ------------------------------------------------------------------------------------------
