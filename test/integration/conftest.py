@@ -195,8 +195,6 @@ class TestDB:
         with pytest.raises(psycopg.Error) as excinfo:
             self.run(source, high_watermark, conn)
         msg = str(excinfo.value)
-        if excinfo.value.diag.message_detail:
-            msg += "\n" + excinfo.value.diag.message_detail
         return msg, self.last_run(source)
 
     def run_in_thread(self, source, high_watermark=None, user="postgres"):
