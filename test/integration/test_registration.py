@@ -18,7 +18,6 @@ URL = "http://127.0.0.1:9/x?since={high_watermark}"
     ({"columns": [{"name": "a", "type": "text", "path": "/bad~2escape"}]}, "~2"),
     ({"columns": []}, "column"),
     ({"columns": {"a": "text"}}, "column"),
-    ({"columns": [{"name": "a", "type": "text"}, {"name": "a", "type": "int"}]}, '"a"'),
     ({"columns": [{"type": "text"}]}, "name"),
     ({"columns": [{"name": "a"}]}, "type"),
     ({"url": "file:///etc/passwd"}, "file"),
