@@ -102,6 +102,7 @@ static bool NextRow(CopyFeed *f) {
     int64 ordinal = f->rows + 1;
     bool staging = f->staging;
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
+    f->buffer_offset = 0;  // the buffer is about to be cleared
     CoreFailure failure;
     bool ok = TryCore(
         [&] {
@@ -133,7 +134,6 @@ static bool NextRow(CopyFeed *f) {
         return false;
     }
     f->rows++;
-    f->buffer_offset = 0;
     NoteSourceLine(f, (uint64)f->rows, line);
     if (wm_value != NULL) {
         source->error_line = line;
