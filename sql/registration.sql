@@ -59,8 +59,8 @@ SELECT source, owner FROM bulk_ingest_register('mine', 'http://127.0.0.1:1/x', '
 RESET ROLE;
 
 -- A run that cannot connect fails cleanly: the error says why, and the run is recorded.
-SELECT bulk_ingest_register('unreachable', 'http://127.0.0.1:1/data?since={high_watermark}', 'public.unreachable',
-    '[{"name": "id", "type": "bigint"}]') IS NOT NULL AS registered;
+SELECT source FROM bulk_ingest_register('unreachable', 'http://127.0.0.1:1/data?since={high_watermark}',
+    'public.unreachable', '[{"name": "id", "type": "bigint"}]');
 DO $$
 BEGIN
     PERFORM bulk_ingest_run('unreachable');
