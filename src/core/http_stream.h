@@ -47,6 +47,9 @@ class HttpStream final : public ByteSource {
     std::optional<std::string> NextPageUrl() const;
     const std::string &Url() const;
     uint64_t BodyBytesRead() const;
+    // The most body bytes the stream has held at once (a test hook for the bounded-memory promise): at most one
+    // libcurl write chunk (CURL_MAX_WRITE_SIZE), however large the body and however slow the reader.
+    size_t MaxBufferedBytes() const;
 
   private:
     struct Impl;

@@ -1,0 +1,544 @@
+// An HTTP GET read as a pull stream, on libcurl's multi interface (see http_stream.h).
+//
+// Nothing runs in the background: every network step happens inside Start() or Read(), which call
+// curl_multi_perform and wait in curl_multi_poll for at most abort_check_interval_ms before asking should_abort
+// again. The write callback accepts a chunk only when the previous one has been read; otherwise it pauses the
+// transfer (CURL_WRITEFUNC_PAUSE, libcurl keeps the refused chunk and hands it over again), and the transfer is
+// resumed when the reader has drained the buffer. So the stream holds at most one libcurl chunk of the body.
+//
+// libcurl is C: no exception may cross a callback. Callbacks catch everything, store it, and make libcurl stop
+// the transfer; Start()/Read() rethrow it.
+#include "http_stream.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "error.h"
+#include "url.h"
+
+namespace bulk_ingest {
+
+namespace {
+
+constexpr long kMaxRedirects = 10;
+constexpr size_t kErrorBodyLimit = 1024;
+
+void GlobalInitOnce() {
+    // A function-local static is initialised exactly once, thread-safely.
+    static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        throw Error(std::string("could not initialise libcurl: ") + curl_easy_strerror(rc));
+    }
+}
+
+bool IsSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+std::string Trim(const char *data, size_t size) {
+    size_t start = 0;
+    size_t end = size;
+    while (start < end && IsSpace(data[start])) {
+        start++;
+    }
+    while (end > start && IsSpace(data[end - 1])) {
+        end--;
+    }
+    return std::string(data + start, end - start);
+}
+
+bool EqualsIgnoreCase(const std::string &a, const std::string &b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); i++) {
+        unsigned char x = static_cast<unsigned char>(a[i]);
+        unsigned char y = static_cast<unsigned char>(b[i]);
+        if (std::tolower(x) != std::tolower(y)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+size_t Utf8SequenceLength(const std::string &s, size_t i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    unsigned int min;
+    unsigned int cp;
+    if (c < 0x80) {
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2, min = 0x80, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, min = 0x800, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) {
+        return 0;
+    }
+    for (size_t k = 1; k < len; k++) {
+        unsigned char cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return len;
+}
+
+// Makes text from the network safe to put in an error message: valid UTF-8 (invalid bytes become '?'), control
+// characters become spaces, surrounding blanks removed.
+std::string PrintableText(const std::string &raw) {
+    std::string out;
+    out.reserve(raw.size());
+    for (size_t i = 0; i < raw.size();) {
+        size_t len = Utf8SequenceLength(raw, i);
+        if (len == 0) {
+            out += '?';
+            i++;
+        } else if (len == 1) {
+            unsigned char c = static_cast<unsigned char>(raw[i]);
+            out += (c < 0x20 || c == 0x7F) ? ' ' : raw[i];
+            i++;
+        } else {
+            out.append(raw, i, len);
+            i += len;
+        }
+    }
+    return Trim(out.data(), out.size());
+}
+
+}  // namespace
+
+struct HttpStream::Impl {
+    std::string url;
+    HttpOptions options;
+
+    CURL *easy = nullptr;
+    CURLM *multi = nullptr;
+    curl_slist *request_headers = nullptr;
+    char error_buffer[CURL_ERROR_SIZE] = {0};
+    bool added = false;  // easy is in multi
+
+    bool started = false;
+    bool done = false;  // libcurl reported the end of the transfer
+    CURLcode result = CURLE_OK;
+    std::exception_ptr failure;         // rethrown by every later Start()/Read()
+    std::exception_ptr callback_error;  // thrown inside a callback, rethrown by the caller of libcurl
+
+    // The response headers of the last response (earlier blocks belong to redirects or 1xx responses).
+    long status = 0;
+    std::string reason;
+    std::vector<std::pair<std::string, std::string>> headers;
+    bool headers_final = false;  // the final response's headers are complete
+    std::string effective_url;   // the URL of the final response, after redirects
+
+    // The body chunk handed over by libcurl and not yet read: buffer[buffer_pos, buffer.size()).
+    std::string buffer;
+    size_t buffer_pos = 0;
+    bool paused = false;
+    size_t max_buffered = 0;
+    uint64_t body_received = 0;  // accepted from libcurl
+    uint64_t body_read = 0;      // handed to the reader
+
+    ~Impl() {
+        if (multi != nullptr && easy != nullptr && added) {
+            curl_multi_remove_handle(multi, easy);
+        }
+        if (easy != nullptr) {
+            curl_easy_cleanup(easy);
+        }
+        if (multi != nullptr) {
+            curl_multi_cleanup(multi);
+        }
+        curl_slist_free_all(request_headers);
+    }
+
+    bool BufferEmpty() const { return buffer_pos >= buffer.size(); }
+
+    // ---- libcurl callbacks: never throw ----
+
+    static size_t WriteCallback(char *data, size_t size, size_t nmemb, void *userdata) {
+        Impl *self = static_cast<Impl *>(userdata);
+        size_t n = size * nmemb;
+        try {
+            if (!self->BufferEmpty()) {
+                self->paused = true;
+                return CURL_WRITEFUNC_PAUSE;  // libcurl keeps this chunk and delivers it again after unpausing
+            }
+            self->headers_final = true;  // body bytes only ever belong to the final response
+            self->buffer.assign(data, n);
+            self->buffer_pos = 0;
+            self->max_buffered = std::max(self->max_buffered, n);
+            self->body_received += n;
+            return n;
+        } catch (...) {
+            self->callback_error = std::current_exception();
+            return 0;  // anything but n (and not a pause) stops the transfer
+        }
+    }
+
+    static size_t HeaderCallback(char *data, size_t size, size_t nitems, void *userdata) {
+        Impl *self = static_cast<Impl *>(userdata);
+        size_t n = size * nitems;
+        try {
+            self->OnHeaderLine(data, n);
+            return n;
+        } catch (...) {
+            self->callback_error = std::current_exception();
+            return 0;
+        }
+    }
+
+    void OnHeaderLine(const char *data, size_t n) {
+        if (n >= 5 && std::memcmp(data, "HTTP/", 5) == 0) {
+            // A status line starts a new response: a redirect, a 1xx or a proxy's CONNECT reply came before.
+            headers.clear();
+            headers_final = false;
+            std::string line = Trim(data, n);
+            size_t space = line.find(' ');
+            status = 0;
+            reason.clear();
+            if (space != std::string::npos) {
+                size_t pos = space + 1;
+                while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9') {
+                    status = status * 10 + (line[pos] - '0');
+                    pos++;
+                }
+                reason = Trim(line.data() + pos, line.size() - pos);
+            }
+            return;
+        }
+        std::string line = Trim(data, n);
+        if (line.empty()) {
+            // The end of a header block. 1xx responses and redirects that libcurl follows are not final.
+            bool followed_redirect = status >= 300 && status < 400 && status != 304 && FindHeader("location");
+            if (status >= 200 && !followed_redirect) {
+                headers_final = true;
+            }
+            return;
+        }
+        if ((data[0] == ' ' || data[0] == '\t') && !headers.empty()) {
+            // obs-fold: a continuation of the previous header's value.
+            headers.back().second += ' ';
+            headers.back().second += line;
+            return;
+        }
+        size_t colon = line.find(':');
+        if (colon == std::string::npos) {
+            return;
+        }
+        headers.emplace_back(Trim(line.data(), colon), Trim(line.data() + colon + 1, line.size() - colon - 1));
+    }
+
+    bool FindHeader(const std::string &name) const {
+        for (const auto &header : headers) {
+            if (EqualsIgnoreCase(header.first, name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---- driving the transfer ----
+
+    void Setup() {
+        GlobalInitOnce();
+        easy = curl_easy_init();
+        multi = curl_multi_init();
+        if (easy == nullptr || multi == nullptr) {
+            throw Error("could not create a libcurl handle for \"" + url + "\"");
+        }
+        for (const std::string &header : options.headers) {
+            curl_slist *appended = curl_slist_append(request_headers, header.c_str());
+            if (appended == nullptr) {
+                throw Error("out of memory while preparing the request to \"" + url + "\"");
+            }
+            request_headers = appended;
+        }
+        Set(CURLOPT_ERRORBUFFER, error_buffer);
+        Set(CURLOPT_URL, url.c_str());
+        Set(CURLOPT_HTTPGET, 1L);
+        Set(CURLOPT_NOSIGNAL, 1L);
+        Set(CURLOPT_PROTOCOLS_STR, "http,https");
+        Set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        Set(CURLOPT_FOLLOWLOCATION, 1L);
+        Set(CURLOPT_MAXREDIRS, kMaxRedirects);
+        Set(CURLOPT_ACCEPT_ENCODING, "");
+        Set(CURLOPT_SSL_VERIFYPEER, 1L);
+        Set(CURLOPT_SSL_VERIFYHOST, 2L);
+        Set(CURLOPT_TCP_KEEPALIVE, 1L);
+        Set(CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
+        if (options.low_speed_timeout_s > 0) {
+            Set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+            Set(CURLOPT_LOW_SPEED_TIME, options.low_speed_timeout_s);
+        }
+        if (options.total_timeout_ms > 0) {
+            Set(CURLOPT_TIMEOUT_MS, options.total_timeout_ms);
+        }
+        Set(CURLOPT_USERAGENT, options.user_agent.c_str());
+        if (request_headers != nullptr) {
+            Set(CURLOPT_HTTPHEADER, request_headers);
+        }
+        Set(CURLOPT_WRITEFUNCTION, &Impl::WriteCallback);
+        Set(CURLOPT_WRITEDATA, this);
+        Set(CURLOPT_HEADERFUNCTION, &Impl::HeaderCallback);
+        Set(CURLOPT_HEADERDATA, this);
+    }
+
+    template <typename T>
+    void Set(CURLoption option, T value) {
+        CURLcode rc = curl_easy_setopt(easy, option, value);
+        if (rc != CURLE_OK) {
+            throw Error("could not prepare the request to \"" + url + "\": " + curl_easy_strerror(rc));
+        }
+    }
+
+    void RethrowCallbackError() {
+        if (callback_error) {
+            std::exception_ptr error = callback_error;
+            callback_error = nullptr;
+            std::rethrow_exception(error);
+        }
+    }
+
+    void CollectDone() {
+        int queued = 0;
+        while (CURLMsg *msg = curl_multi_info_read(multi, &queued)) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
+                done = true;
+                result = msg->data.result;
+            }
+        }
+    }
+
+    // Runs the transfer until ready() holds, asking should_abort between waits.
+    template <typename Ready>
+    void WaitFor(Ready ready) {
+        for (;;) {
+            if (ready()) {
+                return;
+            }
+            if (options.should_abort && options.should_abort()) {
+                throw Interrupted();
+            }
+            if (paused && BufferEmpty()) {
+                paused = false;
+                CURLcode rc = curl_easy_pause(easy, CURLPAUSE_CONT);  // may deliver the held chunk at once
+                RethrowCallbackError();
+                if (rc != CURLE_OK) {
+                    throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_easy_strerror(rc));
+                }
+                if (ready()) {
+                    return;
+                }
+            }
+            int running = 0;
+            CURLMcode mc = curl_multi_perform(multi, &running);
+            RethrowCallbackError();
+            if (mc != CURLM_OK) {
+                throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_multi_strerror(mc));
+            }
+            CollectDone();
+            if (ready()) {
+                return;
+            }
+            long wait_ms = std::min(std::max(1L, options.abort_check_interval_ms), 3600L * 1000L);
+            mc = curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+            if (mc != CURLM_OK) {
+                throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_multi_strerror(mc));
+            }
+        }
+    }
+
+    // libcurl's explanation of a failed transfer, with the operating system's reason when it adds one.
+    std::string CurlReason() const {
+        std::string reason_text = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(result);
+        while (!reason_text.empty() && IsSpace(reason_text.back())) {
+            reason_text.pop_back();
+        }
+        // The OS error explains a failed connect ("Connection refused"); for other failures it may be left over
+        // from an earlier connection attempt, and libcurl's text already says what went wrong.
+        long os_errno = 0;
+        if (result == CURLE_COULDNT_CONNECT && curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+            os_errno != 0) {
+            std::string os_text = std::error_code(static_cast<int>(os_errno), std::generic_category()).message();
+            if (!os_text.empty() && reason_text.find(os_text) == std::string::npos) {
+                reason_text += " (" + os_text + ")";
+            }
+        }
+        return reason_text;
+    }
+
+    void DoStart() {
+        CURLMcode mc = curl_multi_add_handle(multi, easy);
+        if (mc != CURLM_OK) {
+            throw HttpError(0, "could not fetch \"" + url + "\": " + curl_multi_strerror(mc));
+        }
+        added = true;
+        WaitFor([this] { return headers_final || done; });
+        if (!headers_final && done && result == CURLE_OK) {
+            headers_final = true;  // e.g. a redirect libcurl chose not to follow: its response is the last
+        }
+        if (!headers_final) {
+            throw HttpError(0, "could not fetch \"" + url + "\": " + CurlReason());
+        }
+        char *effective = nullptr;
+        if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective != nullptr) {
+            effective_url = effective;
+        } else {
+            effective_url = url;
+        }
+        if (status < 200 || status > 299) {
+            FailOnStatus();
+        }
+    }
+
+    [[noreturn]] void FailOnStatus() {
+        // Read the start of the body: servers usually explain the error there.
+        std::string body;
+        bool truncated = false;
+        for (;;) {
+            WaitFor([this] { return !BufferEmpty() || done; });
+            if (BufferEmpty()) {
+                break;
+            }
+            size_t take = std::min(kErrorBodyLimit - body.size(), buffer.size() - buffer_pos);
+            body.append(buffer, buffer_pos, take);
+            buffer_pos += take;
+            if (body.size() >= kErrorBodyLimit) {
+                truncated = !BufferEmpty() || !done;
+                break;
+            }
+        }
+        std::string message = "HTTP status " + std::to_string(status);
+        std::string reason_text = PrintableText(reason);
+        if (!reason_text.empty()) {
+            message += " (" + reason_text + ")";
+        }
+        message += " from \"" + url + "\"";
+        std::string body_text = PrintableText(body);
+        if (!body_text.empty()) {
+            message += ": " + body_text + (truncated ? "..." : "");
+        }
+        throw HttpError(status, message);
+    }
+
+    size_t DoRead(char *buf, size_t max) {
+        WaitFor([this] { return !BufferEmpty() || done; });
+        if (!BufferEmpty()) {
+            size_t n = std::min(max, buffer.size() - buffer_pos);
+            std::memcpy(buf, buffer.data() + buffer_pos, n);
+            buffer_pos += n;
+            if (BufferEmpty()) {
+                buffer.clear();  // keeps its capacity: the next chunk reuses it
+                buffer_pos = 0;
+            }
+            body_read += n;
+            return n;
+        }
+        if (result != CURLE_OK) {
+            throw HttpError(status, "the transfer from \"" + url + "\" broke off after " +
+                                        std::to_string(body_received) + " bytes of the response body: " + CurlReason());
+        }
+        return 0;
+    }
+};
+
+HttpStream::HttpStream(std::string url, HttpOptions options) : impl_(new Impl()) {
+    impl_->url = std::move(url);
+    impl_->options = std::move(options);
+    impl_->effective_url = impl_->url;
+    impl_->Setup();
+}
+
+HttpStream::~HttpStream() = default;
+
+void HttpStream::Start() {
+    if (impl_->failure) {
+        std::rethrow_exception(impl_->failure);
+    }
+    if (impl_->started) {
+        return;
+    }
+    impl_->started = true;
+    try {
+        impl_->DoStart();
+    } catch (...) {
+        impl_->failure = std::current_exception();
+        throw;
+    }
+}
+
+size_t HttpStream::Read(char *buf, size_t max) {
+    Start();
+    if (impl_->failure) {
+        std::rethrow_exception(impl_->failure);
+    }
+    if (max == 0) {
+        return 0;
+    }
+    try {
+        return impl_->DoRead(buf, max);
+    } catch (...) {
+        impl_->failure = std::current_exception();
+        throw;
+    }
+}
+
+long HttpStream::Status() const {
+    return impl_->status;
+}
+
+std::optional<std::string> HttpStream::Header(const std::string &name) const {
+    std::optional<std::string> joined;
+    for (const auto &header : impl_->headers) {
+        if (EqualsIgnoreCase(header.first, name)) {
+            if (joined) {
+                *joined += ", ";
+                *joined += header.second;
+            } else {
+                joined = header.second;
+            }
+        }
+    }
+    return joined;
+}
+
+std::optional<std::string> HttpStream::NextPageUrl() const {
+    std::optional<std::string> link = Header("Link");
+    if (!link) {
+        return std::nullopt;
+    }
+    return FindNextLink(*link, impl_->effective_url);
+}
+
+const std::string &HttpStream::Url() const {
+    return impl_->url;
+}
+
+uint64_t HttpStream::BodyBytesRead() const {
+    return impl_->body_read;
+}
+
+size_t HttpStream::MaxBufferedBytes() const {
+    return impl_->max_buffered;
+}
+
+}  // namespace bulk_ingest
