@@ -1,0 +1,74 @@
+// COPY text format encoding.
+#include "copy_text.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace bulk_ingest {
+
+namespace {
+
+// For each byte, the letter that follows the backslash in its COPY escape, or 0 when the byte is copied as is.
+struct EscapeTable {
+    char letter[256] = {};
+    constexpr EscapeTable() {
+        letter[static_cast<unsigned char>('\\')] = '\\';
+        letter[static_cast<unsigned char>('\t')] = 't';
+        letter[static_cast<unsigned char>('\n')] = 'n';
+        letter[static_cast<unsigned char>('\r')] = 'r';
+    }
+};
+constexpr EscapeTable kEscapes;
+
+}  // namespace
+
+void AppendCopyEscaped(std::string &out, std::string_view text) {
+    const char *run = text.data();  // start of the bytes not yet appended
+    const char *end = run + text.size();
+    const char *p = run;
+    while (p < end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        // Eight bytes at a time: flag bytes below 0x0E (tab, newline, carriage return and some other controls) and
+        // backslashes; the lowest flagged byte is exact, and the table decides. Most text has no flagged byte.
+        if (end - p >= 8) {
+            uint64_t word;
+            memcpy(&word, p, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t backslash = word ^ (ones * '\\');
+            uint64_t flags = ((word - ones * 0x0E) & ~word & highs) | ((backslash - ones) & ~backslash & highs);
+            if (flags == 0) {
+                p += 8;
+                continue;
+            }
+            p += __builtin_ctzll(flags) / 8;
+        }
+#endif
+        char letter = kEscapes.letter[static_cast<unsigned char>(*p)];
+        if (letter != 0) {
+            out.append(run, static_cast<size_t>(p - run));
+            const char escape[2] = {'\\', letter};
+            out.append(escape, 2);
+            run = p + 1;
+        }
+        p++;
+    }
+    out.append(run, static_cast<size_t>(end - run));
+}
+
+void AppendCopyRow(std::string &out, const RecordReader &reader) {
+    size_t n = reader.ColumnCount();
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            out += '\t';
+        }
+        const FieldValue &field = reader.Field(i);
+        if (field.is_null) {
+            out.append("\\N", 2);
+        } else {
+            AppendCopyEscaped(out, field.text);
+        }
+    }
+    out += '\n';
+}
+
+}  // namespace bulk_ingest
