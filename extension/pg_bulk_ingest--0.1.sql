@@ -16,6 +16,8 @@ CREATE TABLE bulk_ingest.sources (
     "delete"              text NOT NULL,
     options               jsonb NOT NULL DEFAULT '{}',
     owner                 regrole NOT NULL,
+    schedule              interval CHECK (schedule > interval '0'),
+    next_run_at           timestamptz,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now()
 );
@@ -35,7 +37,7 @@ CREATE TABLE bulk_ingest.runs (
     id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source                text NOT NULL,
     status                text NOT NULL DEFAULT 'running'
-                          CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+                          CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')),
     started_at            timestamptz NOT NULL DEFAULT now(),
     finished_at           timestamptz,
     batches               integer NOT NULL DEFAULT 0,
@@ -43,9 +45,14 @@ CREATE TABLE bulk_ingest.runs (
     bytes                 bigint NOT NULL DEFAULT 0,
     high_watermark_before text,
     high_watermark_after  text,
-    error                 text
+    error                 text,
+    "trigger"             text NOT NULL DEFAULT 'run' CHECK ("trigger" IN ('run', 'start', 'schedule')),
+    requested_high_watermark text NOT NULL DEFAULT '__LATEST__'
 );
 CREATE INDEX runs_source_started_at_idx ON bulk_ingest.runs (source, started_at);
+-- One queued or running run per source: the arbiter that refuses a second one.
+CREATE UNIQUE INDEX runs_one_active_per_source ON bulk_ingest.runs (source) WHERE status IN ('queued', 'running');
+CREATE INDEX runs_finished_at_idx ON bulk_ingest.runs (finished_at);
 COMMENT ON TABLE bulk_ingest.runs IS 'History of ingest runs: status, counters, watermarks and the error of failed runs';
 
 -- The catalog is written only by the extension's functions (as the extension's owner); everyone may read it.
@@ -85,3 +92,42 @@ LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'bulk_ingest_run';
 COMMENT ON FUNCTION bulk_ingest_run IS
     'Ingest a source now in a background worker, one transaction per batch, and return the run''s summary';
+
+CREATE FUNCTION bulk_ingest_start(source text, high_watermark text DEFAULT '__LATEST__')
+RETURNS bigint
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_start';
+COMMENT ON FUNCTION bulk_ingest_start IS
+    'Queue a run of a source and return its id at once; the launcher starts it when the transaction commits';
+
+CREATE FUNCTION bulk_ingest_cancel(run_id bigint)
+RETURNS boolean
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_cancel';
+COMMENT ON FUNCTION bulk_ingest_cancel IS
+    'Cancel a queued or running run: its batch in flight is rolled back; true when there was a run to cancel';
+
+CREATE FUNCTION bulk_ingest_schedule(source text, every interval)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_schedule';
+COMMENT ON FUNCTION bulk_ingest_schedule IS
+    'Run a source every given interval (NULL: stop scheduling it); a newly scheduled source is due at once';
+
+CREATE FUNCTION bulk_ingest._progress(
+    OUT run_id bigint, OUT source text, OUT pid integer, OUT phase text, OUT batches bigint, OUT rows bigint,
+    OUT bytes bigint, OUT url text, OUT started_at timestamptz)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_progress';
+
+-- Runs in flight, from shared memory (empty unless pg_bulk_ingest is in shared_preload_libraries).
+CREATE VIEW bulk_ingest.progress AS
+SELECT run_id, source, pid, phase, batches, rows, bytes,
+       CASE WHEN clock_timestamp() > started_at
+            THEN rows / extract(epoch FROM clock_timestamp() - started_at) END::double precision AS rows_per_second,
+       url, started_at
+  FROM bulk_ingest._progress();
+GRANT SELECT ON bulk_ingest.progress TO PUBLIC;
+COMMENT ON VIEW bulk_ingest.progress IS
+    'Runs in flight: phase, committed batches, rows and bytes read so far, rate and the URL being read';

@@ -150,8 +150,13 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                 throw Error("options: \"batch_rows\" must be a positive integer");
             }
             options.batch_rows = value.GetInt64();
+        } else if (key == "schedule") {
+            if (!value.IsString()) {
+                throw Error("options: \"schedule\" must be an interval as a string, such as \"15 minutes\"");
+            }
+            options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
-            throw Error("options: unknown key \"" + key + "\"; known keys: batch_rows");
+            throw Error("options: unknown key \"" + key + "\"; known keys: batch_rows, schedule");
         }
     }
     return options;

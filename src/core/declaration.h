@@ -30,6 +30,7 @@ std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json);
 
 struct SourceOptions {
     int64_t batch_rows = 100000;  // a page is cut into batches of at most this many rows
+    std::optional<std::string> schedule;  // an interval ("15 minutes"); checked by the PostgreSQL layer
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an

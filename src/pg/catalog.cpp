@@ -103,15 +103,72 @@ void CheckSourceOwnership(const SourceRow *row, const char *action) {
     }
 }
 
-int64 InsertRun(const char *source, const char *high_watermark_before) {
-    const char *args[] = {source, high_watermark_before};
+static int64 ResultInt64(void) {
+    return SPI_processed == 1 ? strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10) : 0;
+}
+
+static void Int64Text(int64 value, char *buf, size_t size) { snprintf(buf, size, INT64_FORMAT, value); }
+
+int64 InsertRun(const char *source, const char *status, const char *trigger, const char *requested_high_watermark) {
+    const char *args[] = {source, status, trigger, requested_high_watermark};
     SPI_connect();
     ExecuteAsCatalogOwner(
-        "INSERT INTO bulk_ingest.runs (source, high_watermark_before) VALUES ($1, $2) RETURNING id::text", 2, args,
-        false, 0);
-    int64 id = strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10);
+        "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", requested_high_watermark)"
+        " VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (source) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id::text",
+        4, args, false, 0);
+    int64 id = ResultInt64();
     SPI_finish();
     return id;
+}
+
+int64 ActiveRunOf(const char *source) {
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "SELECT id::text FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')", 1, &source,
+        false, 1);
+    int64 id = ResultInt64();
+    SPI_finish();
+    return id;
+}
+
+void FailStaleRuns(const char *source, const char *reason) {
+    const char *args[] = {source, reason};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(), error = $2"
+        " WHERE source = $1 AND status = 'running'",
+        2, args, false, 0);
+    SPI_finish();
+}
+
+bool ClaimQueuedRun(int64 run_id, char **source, char **requested_high_watermark) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    char id_text[32];
+    Int64Text(run_id, id_text, sizeof(id_text));
+    const char *args[] = {id_text};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.runs SET status = 'running', started_at = clock_timestamp()"
+        " WHERE id = $1::bigint AND status = 'queued' RETURNING source, requested_high_watermark",
+        1, args, false, 0);
+    bool claimed = SPI_processed == 1;
+    if (claimed) {
+        *source = ResultText(1, caller_cxt);
+        *requested_high_watermark = ResultText(2, caller_cxt);
+    }
+    SPI_finish();
+    return claimed;
+}
+
+void SetRunStartWatermark(int64 run_id, const char *high_watermark_before) {
+    char id_text[32];
+    Int64Text(run_id, id_text, sizeof(id_text));
+    const char *args[] = {id_text, high_watermark_before};
+    SPI_connect();
+    ExecuteAsCatalogOwner("UPDATE bulk_ingest.runs SET high_watermark_before = $2 WHERE id = $1::bigint", 2, args,
+                          false, 0);
+    SPI_finish();
 }
 
 void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, const char *new_watermark) {

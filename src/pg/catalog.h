@@ -28,8 +28,26 @@ SourceRow *LoadSource(const char *source, bool missing_ok);
 // Raises an error unless the current user is the source's owner, a member of it, or a superuser.
 void CheckSourceOwnership(const SourceRow *row, const char *action);
 
-// Inserts a 'running' run for the source and returns its id.
-int64 InsertRun(const char *source, const char *high_watermark_before);
+// Raises an error unless the source's owner can log in (a run connects as the owner).
+void CheckOwnerCanConnect(const SourceRow *row);
+
+// Inserts a run of the source with status ('running' or 'queued') and trigger ('run', 'start', 'schedule'), and
+// returns its id; returns 0 when the source already has a queued or running run (one at a time).
+int64 InsertRun(const char *source, const char *status, const char *trigger, const char *requested_high_watermark);
+
+// The id of the source's queued or running run, or 0.
+int64 ActiveRunOf(const char *source);
+
+// Marks the source's 'running' runs as failed with reason: called by whoever holds the source's run lock, which
+// proves that no worker is running them any more (it crashed, or the server restarted).
+void FailStaleRuns(const char *source, const char *reason);
+
+// Takes a queued run for execution (status 'running', started now). Returns false when it is no longer queued (it
+// was cancelled). Sets *source and *requested_high_watermark (in the caller's memory context).
+bool ClaimQueuedRun(int64 run_id, char **source, char **requested_high_watermark);
+
+// Records the watermark the run starts from (the one its first URL is built with).
+void SetRunStartWatermark(int64 run_id, const char *high_watermark_before);
 
 // Adds a committed batch to the run's counters and stores the new watermark (when not NULL), in the current
 // transaction: the caller commits them together with the batch's rows.

@@ -11,6 +11,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 }
 
@@ -47,6 +48,17 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
     CallCore([&] { bulk_ingest::CheckOneOf("delete mode", row->delete_mode, bulk_ingest::kDeleteModes); }, prefix);
     decl->options = NewInMemoryContext<bulk_ingest::SourceOptions>(
         [&] { return new bulk_ingest::SourceOptions(bulk_ingest::ParseSourceOptions(row->options)); }, prefix);
+
+    if (decl->options->schedule) {
+        decl->schedule = pstrdup(decl->options->schedule->c_str());
+        Interval *every = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(decl->schedule),
+                                                                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+        if (every->month <= 0 && every->day <= 0 && every->time <= 0) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("source \"%s\": options: \"schedule\" must be a positive interval, not \"%s\"",
+                                   row->source, decl->schedule)));
+        }
+    }
 
     decl->target_names = stringToQualifiedNameList(row->target);
     if (list_length(decl->target_names) > 2) {

@@ -29,6 +29,7 @@ typedef struct Declaration {
     DeclaredColumn *columns;
     int primary_key_columns;
     int watermark_column;  // index into columns, -1 when the source has no high_watermark_column
+    const char *schedule;  // options.schedule (an interval), NULL when not given
     // Owned by the memory context the declaration was resolved in.
     std::vector<bulk_ingest::ColumnDecl> *decls;
     bulk_ingest::SourceOptions *options;

@@ -2,6 +2,7 @@
 
 #include "core/copy_text.h"
 #include "pg/guard.h"
+#include "pg/shared_state.h"
 #include "pg/target.h"
 
 extern "C" {
@@ -19,6 +20,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/typcache.h"
+#include "utils/wait_event.h"
 }
 
 using pg_bulk_ingest::CoreFailure;
@@ -104,6 +106,7 @@ static bool NextRow(CopyFeed *f) {
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
     f->buffer_offset = 0;  // the buffer is about to be cleared
     CoreFailure failure;
+    pgstat_report_wait_start(PG_WAIT_EXTENSION);
     bool ok = TryCore(
         [&] {
             bulk_ingest::RecordReader &reader = *source->reader;
@@ -126,6 +129,7 @@ static bool NextRow(CopyFeed *f) {
             }
         },
         &failure);
+    pgstat_report_wait_end();
     if (!ok) {
         RaiseCoreFailure(&failure, NULL);
     }
@@ -134,6 +138,9 @@ static bool NextRow(CopyFeed *f) {
         return false;
     }
     f->rows++;
+    if ((f->rows & 1023) == 0) {
+        ProgressAddRows(1024);
+    }
     NoteSourceLine(f, (uint64)f->rows, line);
     if (wm_value != NULL) {
         source->error_line = line;
@@ -277,6 +284,7 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     }
     PG_END_TRY();
 
+    ProgressAddRows(rows & 1023);
     if (upsert) {
         table_close(copy_rel, NoLock);
         if (rows > 0) {

@@ -4,6 +4,7 @@
 #include "pg/catalog.h"
 #include "pg/declaration.h"
 #include "pg/guard.h"
+#include "pg/shared_state.h"
 
 extern "C" {
 #include "executor/spi.h"
@@ -41,7 +42,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_register) {
     row->owner = GetUserId();
 
     // Everything is checked now, so that a declaration that was accepted can run.
-    ResolveDeclaration(row);
+    Declaration *decl = ResolveDeclaration(row);
 
     SourceRow *existing = LoadSource(row->source, true);
     if (existing != NULL) {
@@ -54,25 +55,31 @@ BULK_INGEST_FUNCTION(bulk_ingest_register) {
     }
     const char *args[] = {row->source,     row->url,    row->target,      row->columns,
                           row->format,     row->high_watermark_column, row->upsert,
-                          row->delete_mode, row->options, NULL};
+                          row->delete_mode, row->options, NULL, decl->schedule};
     char owner_text[16];
     snprintf(owner_text, sizeof(owner_text), "%u", row->owner);
     args[9] = owner_text;
 
     SPI_connect();
-    // A re-declaration replaces the declaration but keeps the owner, the creation time and the watermark.
+    // A re-declaration replaces the declaration but keeps the owner, the creation time and the watermark, and the
+    // schedule unless options.schedule sets one (bulk_ingest_schedule() manages it too). A new schedule is due now.
     ExecuteAsCatalogOwner(
         "INSERT INTO bulk_ingest.sources AS s (source, url, target, columns, format, high_watermark_column, upsert,"
-        "                                      \"delete\", options, owner)"
-        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, $10::oid::regrole)"
+        "                                      \"delete\", options, owner, schedule, next_run_at)"
+        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, $10::oid::regrole, $11::interval,"
+        "         CASE WHEN $11 IS NOT NULL THEN now() END)"
         " ON CONFLICT (source) DO UPDATE SET url = excluded.url, target = excluded.target,"
         "     columns = excluded.columns, format = excluded.format,"
         "     high_watermark_column = excluded.high_watermark_column, upsert = excluded.upsert,"
-        "     \"delete\" = excluded.\"delete\", options = excluded.options, updated_at = now()"
+        "     \"delete\" = excluded.\"delete\", options = excluded.options, updated_at = now(),"
+        "     schedule = coalesce(excluded.schedule, s.schedule),"
+        "     next_run_at = CASE WHEN excluded.schedule IS NOT NULL AND excluded.schedule IS DISTINCT FROM s.schedule"
+        "                        THEN now() ELSE s.next_run_at END"
         " RETURNING *",
-        10, args, false, 0);
+        11, args, false, 0);
     Datum result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], tupdesc));
     SPI_finish();
+    WakeLauncherAtCommit();
     PG_RETURN_DATUM(result);
 }
 

@@ -27,7 +27,7 @@ extern "C" {
 
 static const int kProgressIntervalMs = 5000;
 
-static void CheckOwnerCanConnect(const SourceRow *row) {
+void CheckOwnerCanConnect(const SourceRow *row) {
     HeapTuple tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(row->owner));
     if (!HeapTupleIsValid(tuple)) {
         ereport(ERROR, (errmsg("the owner of source \"%s\" no longer exists", row->source)));

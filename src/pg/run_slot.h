@@ -27,3 +27,9 @@ typedef struct RunSlot {
     char run_row[16384];  // the run's row as record text ('' when no run was recorded)
     char error[16384];    // the error message when not succeeded
 } RunSlot;
+
+// What the launcher tells a worker it starts for a queued run (in bgw_extra; the run id is the main argument).
+typedef struct QueuedRunTarget {
+    Oid database;
+    Oid owner;
+} QueuedRunTarget;

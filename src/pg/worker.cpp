@@ -11,6 +11,8 @@
 #include "pg/loader.h"
 #include "core/ndjson_reader.h"
 #include "pg/run_slot.h"
+#include "pg/shared_state.h"
+#include "pg/source_lock.h"
 #include "pg/target.h"
 #include "core/url.h"
 
@@ -30,6 +32,7 @@ extern "C" {
 #include "common/hashfn.h"
 
 PGDLLEXPORT void bulk_ingest_worker_main(Datum main_arg);
+PGDLLEXPORT void bulk_ingest_queued_run_main(Datum main_arg);
 }
 
 using pg_bulk_ingest::CallCore;
@@ -57,6 +60,7 @@ typedef struct RunState {
     int64 run_id;
     int batch;             // the batch being loaded (1-based), 0 outside batches
     const char *page_url;  // the page being read
+    const char *start_watermark;  // the watermark the first URL is built with (NULL: none)
     BatchSource batch_source;
     WatermarkState watermark;
 } RunState;
@@ -84,6 +88,7 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
     run->page_url = url;
     run->batch++;
+    ProgressSetPhase("connecting", url);
     bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
         bulk_ingest::HttpOptions options;
         options.should_abort = ShouldAbortTransfer;
@@ -108,7 +113,9 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
 
     while (!source->end_of_page) {
         BeginTransaction("pg_bulk_ingest: loading a batch");
+        ProgressSetPhase("loading", NULL);
         int64 rows = LoadBatch(source, relid);
+        ProgressSetPhase("committing", NULL);
         if (rows > 0) {
             uint64 bytes_now = 0;
             CallCore([&] { bytes_now = reader->BytesConsumed(); });
@@ -116,9 +123,12 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
             RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - bytes_before), watermark);
             CommitTransaction();
             run->watermark.changed = false;
-            pg_atomic_fetch_add_u64(&run->slot->batches, 1);
-            pg_atomic_fetch_add_u64(&run->slot->rows, (uint64)rows);
-            pg_atomic_fetch_add_u64(&run->slot->bytes, bytes_now - bytes_before);
+            ProgressBatchCommitted(bytes_now - bytes_before);
+            if (run->slot != NULL) {
+                pg_atomic_fetch_add_u64(&run->slot->batches, 1);
+                pg_atomic_fetch_add_u64(&run->slot->rows, (uint64)rows);
+                pg_atomic_fetch_add_u64(&run->slot->bytes, bytes_now - bytes_before);
+            }
             bytes_before = bytes_now;
             run->batch++;
         } else {
@@ -191,6 +201,9 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
 
 static void ReportOutcome(RunState *run, bool succeeded, const char *error) {
     RunSlot *slot = run->slot;
+    if (slot == NULL) {
+        return;  // a queued run: nobody waits for it, the catalog is its report
+    }
     if (run->run_id != 0) {
         char *row_text = RunRowText(run->run_id);
         strlcpy(slot->run_row, row_text ? row_text : "", sizeof(slot->run_row));
@@ -201,61 +214,97 @@ static void ReportOutcome(RunState *run, bool succeeded, const char *error) {
     slot->finished = true;
 }
 
-// Takes the session-level lock that allows one run per source at a time; false when another run holds it.
-static bool LockSource(const char *source) {
-    LOCKTAG tag;
-    uint32 key = DatumGetUInt32(hash_any((const unsigned char *)source, strlen(source)));
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, key, 0x424b494e, 3);
-    return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+// Refuses the run (nothing was recorded for it): only a waiting caller hears of it.
+static void Refuse(RunState *run, char *message) {
+    CommitTransaction();
+    ReportOutcome(run, false, message);
 }
 
-static void RunSource(RunSlot *slot) {
+// Records the run in the catalog and takes the source's run lock. Returns false (after reporting why) when the run
+// cannot happen: the source is gone, or another run of it is queued or running.
+static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) {
+    RunSlot *slot = run->slot;
+    const char *requested;
+    BeginTransaction("pg_bulk_ingest: starting a run");
+    MemoryContextSwitchTo(run_cxt);
+    if (queued_run_id != 0) {
+        char *source, *requested_high_watermark;
+        if (!ClaimQueuedRun(queued_run_id, &source, &requested_high_watermark)) {
+            CommitTransaction();  // cancelled before it started
+            return false;
+        }
+        run->run_id = queued_run_id;
+        requested = requested_high_watermark;
+        run->row = LoadSource(source, true);
+        if (run->row == NULL || !TryLockSource(source)) {
+            FinishRun(run->run_id, "failed",
+                      run->row == NULL ? "the source was unregistered before the run started"
+                                       : "another run of the source was in progress");
+            CommitTransaction();
+            return false;
+        }
+    } else {
+        requested = slot->high_watermark;
+        run->row = LoadSource(slot->source, true);
+        if (run->row == NULL) {
+            Refuse(run, psprintf("source \"%s\" does not exist (if it was registered in the calling transaction, "
+                                 "commit that first)", slot->source));
+            return false;
+        }
+        if (!TryLockSource(run->row->source)) {
+            Refuse(run, psprintf("source \"%s\" is already running (run " INT64_FORMAT "); wait for that run to "
+                                 "end, or cancel it with bulk_ingest_cancel()", slot->source,
+                                 ActiveRunOf(run->row->source)));
+            return false;
+        }
+        // Holding the lock proves that no worker runs this source: a 'running' run left behind is stale.
+        FailStaleRuns(run->row->source, "the worker running it disappeared (a crash or a server restart)");
+        run->run_id = InsertRun(run->row->source, "running", "run", requested);
+        if (run->run_id == 0) {
+            Refuse(run, psprintf("source \"%s\" already has a queued run (run " INT64_FORMAT "); wait for it, or "
+                                 "cancel it with bulk_ingest_cancel()", slot->source, ActiveRunOf(slot->source)));
+            return false;
+        }
+        slot->run_id = run->run_id;
+    }
+    run->start_watermark = run->row->watermark;
+    if (strcmp(requested, "__EARLIEST__") == 0) {
+        run->start_watermark = NULL;
+    } else if (strcmp(requested, "__LATEST__") != 0) {
+        run->start_watermark = pstrdup(requested);
+    }
+    SetRunStartWatermark(run->run_id, run->start_watermark);
+    CommitTransaction();
+    ProgressBegin(run->run_id, run->row->source);
+    return true;
+}
+
+static void RunSource(RunSlot *slot, int64 queued_run_id) {
     MemoryContext run_cxt = AllocSetContextCreate(TopMemoryContext, "bulk_ingest run", ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(run_cxt);
     RunState *run = (RunState *)palloc0(sizeof(RunState));
     run->slot = slot;
-
-    BeginTransaction("pg_bulk_ingest: starting a run");
-    MemoryContextSwitchTo(run_cxt);
-    run->row = LoadSource(slot->source, true);
-    if (run->row == NULL) {
-        CommitTransaction();
-        ReportOutcome(run, false, psprintf("source \"%s\" does not exist (if it was registered in the calling "
-                                           "transaction, commit that first)", slot->source));
+    if (!BeginRun(run, queued_run_id, run_cxt)) {
         return;
     }
-    if (!LockSource(run->row->source)) {
-        CommitTransaction();
-        ReportOutcome(run, false, psprintf("source \"%s\" is already running; wait for that run to end (see "
-                                           "bulk_ingest.runs)", slot->source));
-        return;
-    }
-    const char *watermark = run->row->watermark;
-    if (strcmp(slot->high_watermark, "__EARLIEST__") == 0) {
-        watermark = NULL;
-    } else if (strcmp(slot->high_watermark, "__LATEST__") != 0) {
-        watermark = pstrdup(slot->high_watermark);
-    }
-    run->run_id = InsertRun(run->row->source, watermark);
-    CommitTransaction();
-    slot->run_id = run->run_id;
 
-    char *first_url = NULL;
     PG_TRY();
     {
         BeginTransaction("pg_bulk_ingest: starting a run");
         MemoryContextSwitchTo(run_cxt);
         run->decl = ResolveDeclaration(run->row);
         InitWatermark(&run->watermark, run->decl, run->row->watermark);
+        const char *watermark = run->start_watermark;
         std::string *url = NewInMemoryContext<std::string>([&] {
             return new std::string(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""));
         });
-        first_url = pstrdup(url->c_str());
+        char *first_url = pstrdup(url->c_str());
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
 
         IngestSource(run, first_url);
 
+        ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");
         FinishRun(run->run_id, "succeeded", NULL);
         MemoryContextSwitchTo(run_cxt);
@@ -283,14 +332,19 @@ static void RunSource(RunSlot *slot) {
         RESUME_INTERRUPTS();
     }
     PG_END_TRY();
+    ProgressEnd();
     MemoryContextSwitchTo(TopMemoryContext);
     MemoryContextDelete(run_cxt);
 }
 
-static void WorkerMain(Datum main_arg) {
+static void SetUpSignals(void) {
     pqsignal(SIGTERM, HandleSigterm);
     BackgroundWorkerUnblockSignals();
+}
 
+// A run requested by bulk_ingest_run(): its request and outcome travel through a dynamic shared memory segment.
+static void DirectRunMain(Datum main_arg) {
+    SetUpSignals();
     dsm_segment *segment = dsm_attach(DatumGetUInt32(main_arg));
     if (segment == NULL) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -302,13 +356,32 @@ static void WorkerMain(Datum main_arg) {
     }
     BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
     pgstat_report_appname("pg_bulk_ingest");
-    RunSource(slot);
+    RunSource(slot, 0);
     dsm_detach(segment);
 }
 
+// A queued run started by the launcher: the run's id is the main argument, the database and the owner are in
+// bgw_extra.
+static void QueuedRunMain(Datum main_arg) {
+    SetUpSignals();
+    QueuedRunTarget target;
+    memcpy(&target, MyBgworkerEntry->bgw_extra, sizeof(target));
+    BackgroundWorkerInitializeConnectionByOid(target.database, target.owner, 0);
+    pgstat_report_appname("pg_bulk_ingest");
+    RunSource(NULL, DatumGetInt64(main_arg));
+}
+
+// The worker entry points: no C++ exception may leave them.
 void bulk_ingest_worker_main(Datum main_arg) {
     pg_bulk_ingest::CoreFailure failure;
-    if (!pg_bulk_ingest::TryCore([&] { WorkerMain(main_arg); }, &failure)) {
+    if (!pg_bulk_ingest::TryCore([&] { DirectRunMain(main_arg); }, &failure)) {
+        pg_bulk_ingest::RaiseCoreFailure(&failure, "pg_bulk_ingest worker: ");
+    }
+}
+
+void bulk_ingest_queued_run_main(Datum main_arg) {
+    pg_bulk_ingest::CoreFailure failure;
+    if (!pg_bulk_ingest::TryCore([&] { QueuedRunMain(main_arg); }, &failure)) {
         pg_bulk_ingest::RaiseCoreFailure(&failure, "pg_bulk_ingest worker: ");
     }
 }

@@ -1,0 +1,296 @@
+#include "pg/launcher.h"
+
+#include "pg/guard.h"
+#include "pg/run_slot.h"
+#include "pg/settings.h"
+#include "pg/shared_state.h"
+#include "pg/source_lock.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+PGDLLEXPORT void bulk_ingest_launcher_main(Datum main_arg);
+}
+
+// How long to wait before retrying when no background worker slot was free.
+static const long kRetryMs = 1000;
+// How long to wait while the extension is not created in the launcher's database.
+static const long kNoExtensionMs = 60000;
+
+// The workers this launcher started and has not seen exit.
+typedef struct Launched {
+    int64 run_id;
+    BackgroundWorkerHandle *handle;
+} Launched;
+
+static Launched *launched = NULL;
+static int nlaunched = 0;
+static int maxlaunched = 0;
+
+void RegisterLauncher(void) {
+    BackgroundWorker worker;
+    memset(&worker, 0, sizeof(worker));
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 10;
+    strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
+    strlcpy(worker.bgw_function_name, "bulk_ingest_launcher_main", BGW_MAXLEN);
+    strlcpy(worker.bgw_name, "pg_bulk_ingest launcher", BGW_MAXLEN);
+    strlcpy(worker.bgw_type, "pg_bulk_ingest launcher", BGW_MAXLEN);
+    RegisterBackgroundWorker(&worker);
+}
+
+static int64 SpiInt64(int row, int col) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+    return isnull ? 0 : DatumGetInt64(d);
+}
+
+static char *SpiText(int row, int col) { return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col); }
+
+static void Exec(const char *sql, int nargs, Oid *types, Datum *values, bool read_only) {
+    int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0);
+    if (rc < 0) {
+        elog(ERROR, "pg_bulk_ingest launcher: statement failed (%s): %s", SPI_result_code_string(rc), sql);
+    }
+}
+
+// Forgets workers that have exited; a run they never claimed is failed (its worker could not start it).
+static void ReapWorkers(void) {
+    for (int i = 0; i < nlaunched;) {
+        pid_t pid;
+        if (GetBackgroundWorkerPid(launched[i].handle, &pid) == BGWH_STOPPED) {
+            Oid types[] = {INT8OID};
+            Datum values[] = {Int64GetDatum(launched[i].run_id)};
+            Exec("UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
+                 " error = 'the worker exited before starting the run (see the server log; the owner of the source "
+                 "must be able to log in)' WHERE id = $1 AND status = 'queued'",
+                 1, types, values, false);
+            pfree(launched[i].handle);
+            launched[i] = launched[--nlaunched];
+        } else {
+            i++;
+        }
+    }
+}
+
+// Runs left 'running' whose worker is gone (the server restarted, or a worker crashed) are failed, so that the
+// history tells the truth and the source can run again.
+static void FailStaleRunsAtStart(void) {
+    Exec("SELECT DISTINCT source FROM bulk_ingest.runs WHERE status = 'running'", 0, NULL, NULL, true);
+    int n = (int)SPI_processed;
+    char **sources = (char **)palloc(sizeof(char *) * Max(n, 1));
+    for (int i = 0; i < n; i++) {
+        sources[i] = SpiText(i, 1);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!TryLockSource(sources[i])) {
+            continue;  // a worker is running it right now
+        }
+        Oid types[] = {TEXTOID};
+        Datum values[] = {CStringGetTextDatum(sources[i])};
+        Exec("UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
+             " error = 'the server restarted (or the run''s worker crashed) during the run; its last batch was"
+             " rolled back' WHERE source = $1 AND status = 'running'",
+             1, types, values, false);
+        UnlockSource(sources[i]);
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher: marked the interrupted run of source \"%s\" as failed",
+                             sources[i])));
+    }
+}
+
+static void PruneHistory(void) {
+    if (bulk_ingest_history_retention <= 0) {
+        return;
+    }
+    Oid types[] = {INT4OID};
+    Datum values[] = {Int32GetDatum(bulk_ingest_history_retention)};
+    Exec("DELETE FROM bulk_ingest.runs WHERE finished_at < now() - make_interval(secs => $1)", 1, types, values,
+         false);
+}
+
+// Queues a run of every source whose schedule is due; a source whose previous run is still queued or running gets
+// a 'skipped' run instead, so a slow source is not queued again and again.
+static void QueueDueSources(void) {
+    Exec("SELECT source FROM bulk_ingest.sources WHERE schedule IS NOT NULL AND next_run_at <= now()"
+         " ORDER BY next_run_at",
+         0, NULL, NULL, true);
+    int n = (int)SPI_processed;
+    char **sources = (char **)palloc(sizeof(char *) * Max(n, 1));
+    for (int i = 0; i < n; i++) {
+        sources[i] = SpiText(i, 1);
+    }
+    for (int i = 0; i < n; i++) {
+        Oid types[] = {TEXTOID};
+        Datum values[] = {CStringGetTextDatum(sources[i])};
+        Exec("INSERT INTO bulk_ingest.runs (source, status, \"trigger\") VALUES ($1, 'queued', 'schedule')"
+             " ON CONFLICT (source) WHERE status IN ('queued', 'running') DO NOTHING",
+             1, types, values, false);
+        if (SPI_processed == 0) {
+            Exec("INSERT INTO bulk_ingest.runs (source, status, \"trigger\", finished_at, error)"
+                 " SELECT $1, 'skipped', 'schedule', clock_timestamp(),"
+                 "        format('skipped: run %s of the source was still %s', id, status)"
+                 "   FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')",
+                 1, types, values, false);
+        }
+        // The next tick keeps the schedule's phase when it can, and never lies in the past.
+        Exec("UPDATE bulk_ingest.sources SET next_run_at = CASE WHEN next_run_at + schedule > now()"
+             " THEN next_run_at + schedule ELSE now() + schedule END WHERE source = $1",
+             1, types, values, false);
+    }
+}
+
+static bool AlreadyLaunched(int64 run_id) {
+    for (int i = 0; i < nlaunched; i++) {
+        if (launched[i].run_id == run_id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Starts workers for queued runs, oldest first, up to max_workers at once. Returns false when it had to stop for
+// lack of a free background worker slot.
+static bool LaunchQueuedRuns(void) {
+    // A queued run of a source that was unregistered meanwhile can never run.
+    Exec("UPDATE bulk_ingest.runs r SET status = 'failed', finished_at = clock_timestamp(),"
+         " error = 'the source was unregistered before the run started'"
+         " WHERE status = 'queued' AND NOT EXISTS (SELECT FROM bulk_ingest.sources s WHERE s.source = r.source)",
+         0, NULL, NULL, false);
+    if (nlaunched >= bulk_ingest_max_workers) {
+        return true;
+    }
+    Exec("SELECT r.id, s.owner::oid::int8 FROM bulk_ingest.runs r JOIN bulk_ingest.sources s USING (source)"
+         " WHERE r.status = 'queued' ORDER BY r.id",
+         0, NULL, NULL, true);
+    for (uint64 i = 0; i < SPI_processed && nlaunched < bulk_ingest_max_workers; i++) {
+        int64 run_id = SpiInt64((int)i, 1);
+        if (AlreadyLaunched(run_id)) {
+            continue;
+        }
+        BackgroundWorker worker;
+        memset(&worker, 0, sizeof(worker));
+        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+        worker.bgw_restart_time = BGW_NEVER_RESTART;
+        strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
+        strlcpy(worker.bgw_function_name, "bulk_ingest_queued_run_main", BGW_MAXLEN);
+        snprintf(worker.bgw_name, BGW_MAXLEN, "pg_bulk_ingest run " INT64_FORMAT, run_id);
+        strlcpy(worker.bgw_type, "pg_bulk_ingest run", BGW_MAXLEN);
+        worker.bgw_main_arg = Int64GetDatum(run_id);
+        QueuedRunTarget target = {MyDatabaseId, (Oid)SpiInt64((int)i, 2)};
+        memcpy(worker.bgw_extra, &target, sizeof(target));
+        worker.bgw_notify_pid = MyProcPid;
+        BackgroundWorkerHandle *handle;
+        if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
+            ereport(LOG, (errmsg("pg_bulk_ingest launcher: no free background worker slot for run " INT64_FORMAT
+                                 "; retrying (raise max_worker_processes)",
+                                 run_id)));
+            return false;
+        }
+        if (nlaunched == maxlaunched) {
+            maxlaunched = Max(8, maxlaunched * 2);
+            launched = (Launched *)MemoryContextAllocZero(TopMemoryContext, sizeof(Launched) * maxlaunched);
+        }
+        launched[nlaunched].run_id = run_id;
+        launched[nlaunched].handle = (BackgroundWorkerHandle *)MemoryContextAlloc(TopMemoryContext, 0);
+        launched[nlaunched].handle = handle;
+        nlaunched++;
+    }
+    return true;
+}
+
+// Milliseconds until something is due: the next scheduled source or the next run to prune; -1 for never.
+static long MillisecondsUntilDue(void) {
+    Oid types[] = {INT4OID};
+    Datum values[] = {Int32GetDatum(bulk_ingest_history_retention)};
+    Exec("SELECT ceil(extract(epoch FROM least("
+         "   (SELECT min(next_run_at) FROM bulk_ingest.sources WHERE schedule IS NOT NULL),"
+         "   (SELECT min(finished_at) + make_interval(secs => $1) FROM bulk_ingest.runs WHERE $1 > 0))"
+         " - now()) * 1000)::int8",
+         1, types, values, true);
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (isnull) {
+        return -1;
+    }
+    return (long)Max(DatumGetInt64(d), 0);
+}
+
+// One pass of the launcher, in one transaction. Returns how long it may sleep (-1: until woken).
+static long LauncherTick(bool *recovered) {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "pg_bulk_ingest launcher: checking sources");
+    long sleep_ms = kNoExtensionMs;
+    if (OidIsValid(get_extension_oid("pg_bulk_ingest", true))) {
+        SPI_connect();
+        ReapWorkers();
+        if (!*recovered) {
+            FailStaleRunsAtStart();
+            *recovered = true;
+        }
+        PruneHistory();
+        QueueDueSources();
+        bool all_started = LaunchQueuedRuns();
+        sleep_ms = MillisecondsUntilDue();
+        if (!all_started && (sleep_ms < 0 || sleep_ms > kRetryMs)) {
+            sleep_ms = kRetryMs;
+        }
+        SPI_finish();
+    }
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_stat(false);
+    pgstat_report_activity(STATE_IDLE, NULL);
+    return sleep_ms;
+}
+
+static void ForgetLauncherPid(int code, Datum arg) { SetLauncherPid(0); }
+
+static void LauncherMain(void) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
+    pgstat_report_appname("pg_bulk_ingest launcher");
+    SetLauncherPid(MyProcPid);
+    before_shmem_exit(ForgetLauncherPid, (Datum)0);
+    ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", bulk_ingest_database_name)));
+
+    bool recovered = false;
+    while (!ShutdownRequestPending) {
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        long sleep_ms = LauncherTick(&recovered);
+        int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0);
+        (void)WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    proc_exit(0);
+}
+
+void bulk_ingest_launcher_main(Datum main_arg) {
+    pg_bulk_ingest::CoreFailure failure;
+    if (!pg_bulk_ingest::TryCore([&] { LauncherMain(); }, &failure)) {
+        pg_bulk_ingest::RaiseCoreFailure(&failure, "pg_bulk_ingest launcher: ");
+    }
+}

@@ -1,0 +1,157 @@
+// bulk_ingest_start(), bulk_ingest_cancel(), bulk_ingest_schedule() and the progress view: the requests served by
+// the launcher and the workers.
+#include "pg/pg_prelude.h"
+
+#include <csignal>
+
+#include "pg/catalog.h"
+#include "pg/guard.h"
+#include "pg/settings.h"
+#include "pg/shared_state.h"
+#include "pg/source_lock.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_start) {
+    char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    char *high_watermark = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    if (!SharedStateAvailable()) {
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("bulk_ingest_start needs the pg_bulk_ingest launcher"),
+                        errhint("Add pg_bulk_ingest to shared_preload_libraries and restart, or use "
+                                "bulk_ingest_run(), which does not need it.")));
+    }
+    if (get_database_oid(bulk_ingest_database_name, true) != MyDatabaseId) {
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the pg_bulk_ingest launcher serves database \"%s\", not this one",
+                               bulk_ingest_database_name),
+                        errhint("Set bulk_ingest.database_name, or use bulk_ingest_run() in this database.")));
+    }
+    SourceRow *row = LoadSource(source, false);
+    CheckSourceOwnership(row, "run");
+    CheckOwnerCanConnect(row);
+    int64 run_id = InsertRun(row->source, "queued", "start", high_watermark);
+    if (run_id == 0) {
+        ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+                        errmsg("source \"%s\" already has a queued or running run (run " INT64_FORMAT ")", source,
+                               ActiveRunOf(row->source)),
+                        errhint("Wait for it to end, or cancel it with bulk_ingest_cancel().")));
+    }
+    WakeLauncherAtCommit();
+    PG_RETURN_INT64(run_id);
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_cancel) {
+    int64 run_id = PG_GETARG_INT64(0);
+    MemoryContext cxt = CurrentMemoryContext;
+    char id_text[32];
+    snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
+    const char *args[] = {id_text};
+    SPI_connect();
+    ExecuteAsCatalogOwner("SELECT source, status FROM bulk_ingest.runs WHERE id = $1::bigint", 1, args, true, 1);
+    if (SPI_processed == 0) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("run " INT64_FORMAT " does not exist", run_id)));
+    }
+    char *source = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+    char *status = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+    SPI_finish();
+
+    SourceRow *row = LoadSource(source, true);
+    if (row != NULL) {
+        CheckSourceOwnership(row, "cancel a run of");
+    } else if (!superuser()) {
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to cancel run " INT64_FORMAT, run_id),
+                        errdetail("Its source no longer exists; only superusers may cancel it.")));
+    }
+
+    bool cancelled = false;
+    if (strcmp(status, "queued") == 0) {
+        SPI_connect();
+        ExecuteAsCatalogOwner(
+            "UPDATE bulk_ingest.runs SET status = 'cancelled', finished_at = clock_timestamp(),"
+            " error = 'cancelled before it started (bulk_ingest_cancel)' WHERE id = $1::bigint AND status = 'queued'",
+            1, args, false, 0);
+        cancelled = SPI_processed == 1;
+        SPI_finish();
+        if (!cancelled) {
+            status = pstrdup("running");  // its worker took it meanwhile
+        }
+    }
+    if (!cancelled && strcmp(status, "running") == 0) {
+        // The worker running the source holds its run lock: SIGTERM makes it roll back its batch and record the run
+        // as cancelled.
+        int pid = SourceLockHolder(source);
+        if (pid != 0 && kill(pid, SIGTERM) == 0) {
+            cancelled = true;
+        }
+    }
+    PG_RETURN_BOOL(cancelled);
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_schedule) {
+    if (PG_ARGISNULL(0)) {
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_schedule: source must not be NULL")));
+    }
+    char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const char *every = NULL;
+    if (!PG_ARGISNULL(1)) {
+        Interval *interval = PG_GETARG_INTERVAL_P(1);
+        if (interval->month <= 0 && interval->day <= 0 && interval->time <= 0) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("source \"%s\": a schedule must be a positive interval", source)));
+        }
+        every = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(interval)));
+    }
+    SourceRow *row = LoadSource(source, false);
+    CheckSourceOwnership(row, "schedule");
+    const char *args[] = {row->source, every};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.sources SET schedule = $2::interval,"
+        " next_run_at = CASE WHEN $2 IS NULL THEN NULL ELSE now() END, updated_at = now() WHERE source = $1",
+        2, args, false, 0);
+    SPI_finish();
+    if (every != NULL && !SharedStateAvailable()) {
+        ereport(WARNING, (errmsg("source \"%s\" is scheduled, but the launcher that runs schedules is not running",
+                                 source),
+                          errhint("Add pg_bulk_ingest to shared_preload_libraries, or schedule "
+                                  "bulk_ingest_run() with pg_cron.")));
+    }
+    WakeLauncherAtCommit();
+    PG_RETURN_VOID();
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_progress) {
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    int max = ProgressSlotCount();
+    if (max == 0) {
+        return (Datum)0;
+    }
+    ProgressSlot *slots = (ProgressSlot *)palloc(sizeof(ProgressSlot) * max);
+    int n = ProgressSnapshot(slots, max);
+    for (int i = 0; i < n; i++) {
+        Datum values[9];
+        bool nulls[9] = {false};
+        values[0] = Int64GetDatum(slots[i].run_id);
+        values[1] = CStringGetTextDatum(slots[i].source);
+        values[2] = Int32GetDatum(slots[i].pid);
+        values[3] = CStringGetTextDatum(slots[i].phase);
+        values[4] = Int64GetDatum((int64)slots[i].batches);
+        values[5] = Int64GetDatum((int64)slots[i].rows);
+        values[6] = Int64GetDatum((int64)slots[i].bytes);
+        values[7] = CStringGetTextDatum(slots[i].url);
+        nulls[7] = slots[i].url[0] == '\0';
+        values[8] = TimestampTzGetDatum(slots[i].started_at);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}

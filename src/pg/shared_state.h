@@ -1,0 +1,54 @@
+// Shared memory of pg_bulk_ingest (present only when the library is in shared_preload_libraries): the launcher's
+// pid, so that a committed request can wake it, and one progress slot per run in flight, behind bulk_ingest.progress.
+#pragma once
+
+#include "pg/pg_prelude.h"
+
+extern "C" {
+#include "datatype/timestamp.h"
+#include "storage/spin.h"
+}
+
+#define PROGRESS_URL_LEN 1024
+#define PROGRESS_SOURCE_LEN 256
+
+typedef struct ProgressSlot {
+    slock_t mutex;
+    bool in_use;
+    Oid database;
+    int64 run_id;
+    int pid;
+    char source[PROGRESS_SOURCE_LEN];
+    char phase[32];
+    char url[PROGRESS_URL_LEN];
+    uint64 batches;
+    uint64 rows;  // committed rows plus the rows of the batch in flight
+    uint64 bytes;
+    TimestampTz started_at;
+} ProgressSlot;
+
+// Called from _PG_init while preloading: requests the shared memory and installs the hooks.
+void RequestSharedState(void);
+
+// Whether the shared memory exists (the library was preloaded).
+bool SharedStateAvailable(void);
+
+// The launcher publishes its pid; requests wake it with SIGUSR1 (which sets its latch).
+void SetLauncherPid(int pid);
+int LauncherPid(void);
+// Wakes the launcher when the current transaction commits (no-op without the launcher).
+void WakeLauncherAtCommit(void);
+
+// This process's progress slot (NULL when none): taken for the duration of a run, released at exit.
+extern ProgressSlot *MyProgress;
+void ProgressBegin(int64 run_id, const char *source);
+void ProgressSetPhase(const char *phase, const char *url);  // url may be NULL (unchanged)
+void ProgressAddRows(uint64 rows);
+void ProgressBatchCommitted(uint64 bytes);
+void ProgressEnd(void);
+
+// The pid running run_id in this database, or 0.
+int ProgressPidOfRun(int64 run_id);
+// Copies the slots in use of this database into out (at most max); returns how many.
+int ProgressSnapshot(ProgressSlot *out, int max);
+int ProgressSlotCount(void);

@@ -1,0 +1,49 @@
+#include "pg/source_lock.h"
+
+extern "C" {
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "catalog/pg_type.h"
+#include "storage/lock.h"
+}
+
+// The advisory lock's fields: (hash of the name, this magic number) in the key space of two-int4 locks (field 4 = 2
+// is what pg_advisory_lock(int4, int4) uses, so the lock shows in pg_locks as classid/objid).
+static const uint32 kSourceLockMagic = 0x424b494e;
+
+static void SourceLockTag(LOCKTAG *tag, const char *source) {
+    uint32 key = DatumGetUInt32(hash_any((const unsigned char *)source, strlen(source)));
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key, kSourceLockMagic, 2);
+}
+
+bool TryLockSource(const char *source) {
+    LOCKTAG tag;
+    SourceLockTag(&tag, source);
+    return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+void UnlockSource(const char *source) {
+    LOCKTAG tag;
+    SourceLockTag(&tag, source);
+    LockRelease(&tag, ExclusiveLock, true);
+}
+
+int SourceLockHolder(const char *source) {
+    LOCKTAG tag;
+    SourceLockTag(&tag, source);
+    Oid types[] = {OIDOID, OIDOID, OIDOID};
+    Datum values[] = {ObjectIdGetDatum(MyDatabaseId), ObjectIdGetDatum(tag.locktag_field2),
+                      ObjectIdGetDatum(tag.locktag_field3)};
+    SPI_connect();
+    SPI_execute_with_args(
+        "SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND database = $1"
+        " AND classid = $2 AND objid = $3 AND objsubid = 2",
+        3, types, values, NULL, true, 1);
+    int pid = 0;
+    if (SPI_processed == 1) {
+        bool isnull;
+        pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    SPI_finish();
+    return pid;
+}
