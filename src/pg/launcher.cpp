@@ -195,8 +195,13 @@ static bool LaunchQueuedRuns(void) {
         QueuedRunTarget target = {MyDatabaseId, (Oid)SpiInt64((int)i, 2)};
         memcpy(worker.bgw_extra, &target, sizeof(target));
         worker.bgw_notify_pid = MyProcPid;
+        // The handle must outlive this transaction: allocate it (RegisterDynamicBackgroundWorker pallocs it) in
+        // the launcher's top memory context.
         BackgroundWorkerHandle *handle;
-        if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        bool registered = RegisterDynamicBackgroundWorker(&worker, &handle);
+        MemoryContextSwitchTo(old);
+        if (!registered) {
             ereport(LOG, (errmsg("pg_bulk_ingest launcher: no free background worker slot for run " INT64_FORMAT
                                  "; retrying (raise max_worker_processes)",
                                  run_id)));
@@ -204,10 +209,11 @@ static bool LaunchQueuedRuns(void) {
         }
         if (nlaunched == maxlaunched) {
             maxlaunched = Max(8, maxlaunched * 2);
-            launched = (Launched *)MemoryContextAllocZero(TopMemoryContext, sizeof(Launched) * maxlaunched);
+            launched = launched == NULL
+                           ? (Launched *)MemoryContextAlloc(TopMemoryContext, sizeof(Launched) * maxlaunched)
+                           : (Launched *)repalloc(launched, sizeof(Launched) * maxlaunched);
         }
         launched[nlaunched].run_id = run_id;
-        launched[nlaunched].handle = (BackgroundWorkerHandle *)MemoryContextAlloc(TopMemoryContext, 0);
         launched[nlaunched].handle = handle;
         nlaunched++;
     }

@@ -7,13 +7,15 @@ extern "C" {
 #include "storage/lock.h"
 }
 
-// The advisory lock's fields: (hash of the name, this magic number) in the key space of two-int4 locks (field 4 = 2
-// is what pg_advisory_lock(int4, int4) uses, so the lock shows in pg_locks as classid/objid).
+// The advisory lock's fields: (hash of the name, this magic number), in a key space of our own (field 4 = 3: the SQL
+// advisory lock functions use 1 and 2), so that no session can take a source's lock with pg_advisory_lock() and
+// block its runs. pg_locks shows it as classid, objid, objsubid = 3.
 static const uint32 kSourceLockMagic = 0x424b494e;
+static const uint16 kSourceLockSpace = 3;
 
 static void SourceLockTag(LOCKTAG *tag, const char *source) {
     uint32 key = DatumGetUInt32(hash_any((const unsigned char *)source, strlen(source)));
-    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key, kSourceLockMagic, 2);
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, key, kSourceLockMagic, kSourceLockSpace);
 }
 
 bool TryLockSource(const char *source) {
@@ -37,7 +39,7 @@ int SourceLockHolder(const char *source) {
     SPI_connect();
     SPI_execute_with_args(
         "SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND database = $1"
-        " AND classid = $2 AND objid = $3 AND objsubid = 2",
+        " AND classid = $2 AND objid = $3 AND objsubid = 3",
         3, types, values, NULL, true, 1);
     int pid = 0;
     if (SPI_processed == 1) {
