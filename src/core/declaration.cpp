@@ -108,7 +108,8 @@ std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json) {
                     nullable_given = true;
                 }
             } else {
-                throw Error(where + ": unknown key \"" + key + "\"; known keys: name, type, primary_key, nullable, path");
+                throw Error(where + ": unknown key \"" + key +
+                            "\"; known keys: name, type, primary_key, nullable, path");
             }
         }
         if (decl.type.empty()) {

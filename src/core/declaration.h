@@ -16,7 +16,7 @@ namespace bulk_ingest {
 
 struct ColumnDecl {
     std::string name;
-    std::string type;                  // a PostgreSQL type name, as written by the user
+    std::string type;  // a PostgreSQL type name, as written by the user
     bool primary_key = false;
     bool nullable = true;              // primary key columns are never nullable
     std::string path;                  // JSON Pointer; "/<name>" (escaped) when not given
@@ -29,7 +29,7 @@ struct ColumnDecl {
 std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json);
 
 struct SourceOptions {
-    int64_t batch_rows = 100000;  // a page is cut into batches of at most this many rows
+    int64_t batch_rows = 100000;          // a page is cut into batches of at most this many rows
     std::optional<std::string> schedule;  // an interval ("15 minutes"); checked by the PostgreSQL layer
 };
 

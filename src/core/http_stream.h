@@ -17,13 +17,13 @@
 namespace bulk_ingest {
 
 struct HttpOptions {
-    std::vector<std::string> headers;      // extra request headers, "Name: value"
-    long connect_timeout_ms = 10000;       // connecting, including TLS
-    long low_speed_timeout_s = 60;         // abort when under 1 byte/s for this long (a stalled server)
-    long total_timeout_ms = 0;             // the whole transfer; 0 = no limit (large downloads)
-    long abort_check_interval_ms = 100;    // how often should_abort is asked while waiting for the network
+    std::vector<std::string> headers;    // extra request headers, "Name: value"
+    long connect_timeout_ms = 10000;     // connecting, including TLS
+    long low_speed_timeout_s = 60;       // abort when under 1 byte/s for this long (a stalled server)
+    long total_timeout_ms = 0;           // the whole transfer; 0 = no limit (large downloads)
+    long abort_check_interval_ms = 100;  // how often should_abort is asked while waiting for the network
     std::string user_agent = "pg_bulk_ingest";
-    std::function<bool()> should_abort;    // returns true to stop: Read()/Start() then throw Interrupted
+    std::function<bool()> should_abort;  // returns true to stop: Read()/Start() then throw Interrupted
 };
 
 class HttpStream final : public ByteSource {

@@ -107,7 +107,9 @@ static int64 ResultInt64(void) {
     return SPI_processed == 1 ? strtoll(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL, 10) : 0;
 }
 
-static void Int64Text(int64 value, char *buf, size_t size) { snprintf(buf, size, INT64_FORMAT, value); }
+static void Int64Text(int64 value, char *buf, size_t size) {
+    snprintf(buf, size, INT64_FORMAT, value);
+}
 
 int64 InsertRun(const char *source, const char *status, const char *trigger, const char *requested_high_watermark) {
     const char *args[] = {source, status, trigger, requested_high_watermark};
@@ -124,9 +126,8 @@ int64 InsertRun(const char *source, const char *status, const char *trigger, con
 
 int64 ActiveRunOf(const char *source) {
     SPI_connect();
-    ExecuteAsCatalogOwner(
-        "SELECT id::text FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')", 1, &source,
-        false, 1);
+    ExecuteAsCatalogOwner("SELECT id::text FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')",
+                          1, &source, false, 1);
     int64 id = ResultInt64();
     SPI_finish();
     return id;

@@ -47,8 +47,7 @@ void RaiseCoreFailure(const CoreFailure *failure, const char *prefix) {
     if (failure->interrupted) {
         CHECK_FOR_INTERRUPTS();
     }
-    ereport(ERROR, (errcode(failure->sqlerrcode),
-                    errmsg("%s%s", prefix ? prefix : "", failure->message)));
+    ereport(ERROR, (errcode(failure->sqlerrcode), errmsg("%s%s", prefix ? prefix : "", failure->message)));
     pg_unreachable();
 }
 

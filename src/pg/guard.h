@@ -56,19 +56,19 @@ void CallCore(Fn &&fn, const char *prefix = nullptr) {
 
 // Defines the SQL-callable C function `name`, whose body is written as `static Datum name##_impl(PG_FUNCTION_ARGS)`.
 // Any C++ exception escaping the body becomes an ERROR instead of crashing the server.
-#define BULK_INGEST_FUNCTION(name)                                                          \
-    static Datum name##_impl(PG_FUNCTION_ARGS);                                             \
-    extern "C" {                                                                            \
-    PG_FUNCTION_INFO_V1(name);                                                              \
-    }                                                                                       \
-    extern "C" Datum name(PG_FUNCTION_ARGS) {                                               \
-        Datum result = (Datum)0;                                                            \
-        pg_bulk_ingest::CoreFailure failure;                                                \
-        if (!pg_bulk_ingest::TryCore([&] { result = name##_impl(fcinfo); }, &failure)) {  \
-            pg_bulk_ingest::RaiseCoreFailure(&failure, nullptr);                            \
-        }                                                                                   \
-        return result;                                                                      \
-    }                                                                                       \
+#define BULK_INGEST_FUNCTION(name)                                                       \
+    static Datum name##_impl(PG_FUNCTION_ARGS);                                          \
+    extern "C" {                                                                         \
+    PG_FUNCTION_INFO_V1(name);                                                           \
+    }                                                                                    \
+    extern "C" Datum name(PG_FUNCTION_ARGS) {                                            \
+        Datum result = (Datum)0;                                                         \
+        pg_bulk_ingest::CoreFailure failure;                                             \
+        if (!pg_bulk_ingest::TryCore([&] { result = name##_impl(fcinfo); }, &failure)) { \
+            pg_bulk_ingest::RaiseCoreFailure(&failure, nullptr);                         \
+        }                                                                                \
+        return result;                                                                   \
+    }                                                                                    \
     static Datum name##_impl(PG_FUNCTION_ARGS)
 
 namespace pg_bulk_ingest {

@@ -60,7 +60,9 @@ static int64 SpiInt64(int row, int col) {
     return isnull ? 0 : DatumGetInt64(d);
 }
 
-static char *SpiText(int row, int col) { return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col); }
+static char *SpiText(int row, int col) {
+    return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
 
 static void Exec(const char *sql, int nargs, Oid *types, Datum *values, bool read_only) {
     int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0);
@@ -76,10 +78,11 @@ static void ReapWorkers(void) {
         if (GetBackgroundWorkerPid(launched[i].handle, &pid) == BGWH_STOPPED) {
             Oid types[] = {INT8OID};
             Datum values[] = {Int64GetDatum(launched[i].run_id)};
-            Exec("UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
-                 " error = 'the worker exited before starting the run (see the server log; the owner of the source "
-                 "must be able to log in)' WHERE id = $1 AND status = 'queued'",
-                 1, types, values, false);
+            Exec(
+                "UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
+                " error = 'the worker exited before starting the run (see the server log; the owner of the source "
+                "must be able to log in)' WHERE id = $1 AND status = 'queued'",
+                1, types, values, false);
             pfree(launched[i].handle);
             launched[i] = launched[--nlaunched];
         } else {
@@ -103,13 +106,14 @@ static void FailStaleRunsAtStart(void) {
         }
         Oid types[] = {TEXTOID};
         Datum values[] = {CStringGetTextDatum(sources[i])};
-        Exec("UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
-             " error = 'the server restarted (or the run''s worker crashed) during the run; its last batch was"
-             " rolled back' WHERE source = $1 AND status = 'running'",
-             1, types, values, false);
+        Exec(
+            "UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
+            " error = 'the server restarted (or the run''s worker crashed) during the run; its last batch was"
+            " rolled back' WHERE source = $1 AND status = 'running'",
+            1, types, values, false);
         UnlockSource(sources[i]);
-        ereport(LOG, (errmsg("pg_bulk_ingest launcher: marked the interrupted run of source \"%s\" as failed",
-                             sources[i])));
+        ereport(LOG,
+                (errmsg("pg_bulk_ingest launcher: marked the interrupted run of source \"%s\" as failed", sources[i])));
     }
 }
 
@@ -119,16 +123,16 @@ static void PruneHistory(void) {
     }
     Oid types[] = {INT4OID};
     Datum values[] = {Int32GetDatum(bulk_ingest_history_retention)};
-    Exec("DELETE FROM bulk_ingest.runs WHERE finished_at < now() - make_interval(secs => $1)", 1, types, values,
-         false);
+    Exec("DELETE FROM bulk_ingest.runs WHERE finished_at < now() - make_interval(secs => $1)", 1, types, values, false);
 }
 
 // Queues a run of every source whose schedule is due; a source whose previous run is still queued or running gets
 // a 'skipped' run instead, so a slow source is not queued again and again.
 static void QueueDueSources(void) {
-    Exec("SELECT source FROM bulk_ingest.sources WHERE schedule IS NOT NULL AND next_run_at <= now()"
-         " ORDER BY next_run_at",
-         0, NULL, NULL, true);
+    Exec(
+        "SELECT source FROM bulk_ingest.sources WHERE schedule IS NOT NULL AND next_run_at <= now()"
+        " ORDER BY next_run_at",
+        0, NULL, NULL, true);
     int n = (int)SPI_processed;
     char **sources = (char **)palloc(sizeof(char *) * Max(n, 1));
     for (int i = 0; i < n; i++) {
@@ -137,20 +141,23 @@ static void QueueDueSources(void) {
     for (int i = 0; i < n; i++) {
         Oid types[] = {TEXTOID};
         Datum values[] = {CStringGetTextDatum(sources[i])};
-        Exec("INSERT INTO bulk_ingest.runs (source, status, \"trigger\") VALUES ($1, 'queued', 'schedule')"
-             " ON CONFLICT (source) WHERE status IN ('queued', 'running') DO NOTHING",
-             1, types, values, false);
+        Exec(
+            "INSERT INTO bulk_ingest.runs (source, status, \"trigger\") VALUES ($1, 'queued', 'schedule')"
+            " ON CONFLICT (source) WHERE status IN ('queued', 'running') DO NOTHING",
+            1, types, values, false);
         if (SPI_processed == 0) {
-            Exec("INSERT INTO bulk_ingest.runs (source, status, \"trigger\", finished_at, error)"
-                 " SELECT $1, 'skipped', 'schedule', clock_timestamp(),"
-                 "        format('skipped: run %s of the source was still %s', id, status)"
-                 "   FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')",
-                 1, types, values, false);
+            Exec(
+                "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", finished_at, error)"
+                " SELECT $1, 'skipped', 'schedule', clock_timestamp(),"
+                "        format('skipped: run %s of the source was still %s', id, status)"
+                "   FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')",
+                1, types, values, false);
         }
         // The next tick keeps the schedule's phase when it can, and never lies in the past.
-        Exec("UPDATE bulk_ingest.sources SET next_run_at = CASE WHEN next_run_at + schedule > now()"
-             " THEN next_run_at + schedule ELSE now() + schedule END WHERE source = $1",
-             1, types, values, false);
+        Exec(
+            "UPDATE bulk_ingest.sources SET next_run_at = CASE WHEN next_run_at + schedule > now()"
+            " THEN next_run_at + schedule ELSE now() + schedule END WHERE source = $1",
+            1, types, values, false);
     }
 }
 
@@ -167,16 +174,18 @@ static bool AlreadyLaunched(int64 run_id) {
 // lack of a free background worker slot.
 static bool LaunchQueuedRuns(void) {
     // A queued run of a source that was unregistered meanwhile can never run.
-    Exec("UPDATE bulk_ingest.runs r SET status = 'failed', finished_at = clock_timestamp(),"
-         " error = 'the source was unregistered before the run started'"
-         " WHERE status = 'queued' AND NOT EXISTS (SELECT FROM bulk_ingest.sources s WHERE s.source = r.source)",
-         0, NULL, NULL, false);
+    Exec(
+        "UPDATE bulk_ingest.runs r SET status = 'failed', finished_at = clock_timestamp(),"
+        " error = 'the source was unregistered before the run started'"
+        " WHERE status = 'queued' AND NOT EXISTS (SELECT FROM bulk_ingest.sources s WHERE s.source = r.source)",
+        0, NULL, NULL, false);
     if (nlaunched >= bulk_ingest_max_workers) {
         return true;
     }
-    Exec("SELECT r.id, s.owner::oid::int8 FROM bulk_ingest.runs r JOIN bulk_ingest.sources s USING (source)"
-         " WHERE r.status = 'queued' ORDER BY r.id",
-         0, NULL, NULL, true);
+    Exec(
+        "SELECT r.id, s.owner::oid::int8 FROM bulk_ingest.runs r JOIN bulk_ingest.sources s USING (source)"
+        " WHERE r.status = 'queued' ORDER BY r.id",
+        0, NULL, NULL, true);
     for (uint64 i = 0; i < SPI_processed && nlaunched < bulk_ingest_max_workers; i++) {
         int64 run_id = SpiInt64((int)i, 1);
         if (AlreadyLaunched(run_id)) {
@@ -224,11 +233,12 @@ static bool LaunchQueuedRuns(void) {
 static long MillisecondsUntilDue(void) {
     Oid types[] = {INT4OID};
     Datum values[] = {Int32GetDatum(bulk_ingest_history_retention)};
-    Exec("SELECT ceil(extract(epoch FROM least("
-         "   (SELECT min(next_run_at) FROM bulk_ingest.sources WHERE schedule IS NOT NULL),"
-         "   (SELECT min(finished_at) + make_interval(secs => $1) FROM bulk_ingest.runs WHERE $1 > 0))"
-         " - now()) * 1000)::int8",
-         1, types, values, true);
+    Exec(
+        "SELECT ceil(extract(epoch FROM least("
+        "   (SELECT min(next_run_at) FROM bulk_ingest.sources WHERE schedule IS NOT NULL),"
+        "   (SELECT min(finished_at) + make_interval(secs => $1) FROM bulk_ingest.runs WHERE $1 > 0))"
+        " - now()) * 1000)::int8",
+        1, types, values, true);
     bool isnull;
     Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
     if (isnull) {
@@ -267,7 +277,9 @@ static long LauncherTick(bool *recovered) {
     return sleep_ms;
 }
 
-static void ForgetLauncherPid(int code, Datum arg) { SetLauncherPid(0); }
+static void ForgetLauncherPid(int code, Datum arg) {
+    SetLauncherPid(0);
+}
 
 static void LauncherMain(void) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);

@@ -35,9 +35,9 @@ static const char *const kStagingRowColumn = "bulk_ingest_row";
 typedef struct CopyFeed {
     BatchSource *source;
     CopyFromState cstate;
-    bool staging;        // append the row's ordinal (for last-row-wins) as an extra field
-    int64 rows;          // rows handed to COPY in this batch
-    size_t buffer_offset;  // bytes of *row_buffer already handed to COPY
+    bool staging;           // append the row's ordinal (for last-row-wins) as an extra field
+    int64 rows;             // rows handed to COPY in this batch
+    size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
     MemoryContext row_cxt;  // reset for every row's watermark conversion
     // Maps COPY's line numbers back to lines of the response: runs of consecutive lines, one entry per run.
     uint64 *run_copy_line;
@@ -279,9 +279,7 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
         error_context_stack = callback.previous;
     }
     PG_FINALLY();
-    {
-        feed = NULL;
-    }
+    { feed = NULL; }
     PG_END_TRY();
 
     ProgressAddRows(rows & 1023);

@@ -15,14 +15,16 @@ extern "C" {
 
 static char *RequiredText(FunctionCallInfo fcinfo, int argno, const char *name) {
     if (PG_ARGISNULL(argno)) {
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_register: %s must not be NULL", name)));
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_register: %s must not be NULL", name)));
     }
     return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 static char *RequiredJson(FunctionCallInfo fcinfo, int argno, const char *name) {
     if (PG_ARGISNULL(argno)) {
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_register: %s must not be NULL", name)));
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_register: %s must not be NULL", name)));
     }
     Jsonb *jsonb = PG_GETARG_JSONB_P(argno);
     return JsonbToCString(NULL, &jsonb->root, VARSIZE(jsonb));
@@ -53,9 +55,9 @@ BULK_INGEST_FUNCTION(bulk_ingest_register) {
     if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE) {
         elog(ERROR, "bulk_ingest_register must return a composite type");
     }
-    const char *args[] = {row->source,     row->url,    row->target,      row->columns,
-                          row->format,     row->high_watermark_column, row->upsert,
-                          row->delete_mode, row->options, NULL, decl->schedule};
+    const char *args[] = {
+        row->source, row->url,         row->target,  row->columns, row->format,   row->high_watermark_column,
+        row->upsert, row->delete_mode, row->options, NULL,         decl->schedule};
     char owner_text[16];
     snprintf(owner_text, sizeof(owner_text), "%u", row->owner);
     args[9] = owner_text;

@@ -29,10 +29,10 @@ BULK_INGEST_FUNCTION(bulk_ingest_start) {
                                 "bulk_ingest_run(), which does not need it.")));
     }
     if (get_database_oid(bulk_ingest_database_name, true) != MyDatabaseId) {
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("the pg_bulk_ingest launcher serves database \"%s\", not this one",
-                               bulk_ingest_database_name),
-                        errhint("Set bulk_ingest.database_name, or use bulk_ingest_run() in this database.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("the pg_bulk_ingest launcher serves database \"%s\", not this one", bulk_ingest_database_name),
+                 errhint("Set bulk_ingest.database_name, or use bulk_ingest_run() in this database.")));
     }
     SourceRow *row = LoadSource(source, false);
     CheckSourceOwnership(row, "run");
@@ -98,7 +98,8 @@ BULK_INGEST_FUNCTION(bulk_ingest_cancel) {
 
 BULK_INGEST_FUNCTION(bulk_ingest_schedule) {
     if (PG_ARGISNULL(0)) {
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_schedule: source must not be NULL")));
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("bulk_ingest_schedule: source must not be NULL")));
     }
     char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
     const char *every = NULL;
@@ -120,10 +121,10 @@ BULK_INGEST_FUNCTION(bulk_ingest_schedule) {
         2, args, false, 0);
     SPI_finish();
     if (every != NULL && !SharedStateAvailable()) {
-        ereport(WARNING, (errmsg("source \"%s\" is scheduled, but the launcher that runs schedules is not running",
-                                 source),
-                          errhint("Add pg_bulk_ingest to shared_preload_libraries, or schedule "
-                                  "bulk_ingest_run() with pg_cron.")));
+        ereport(WARNING,
+                (errmsg("source \"%s\" is scheduled, but the launcher that runs schedules is not running", source),
+                 errhint("Add pg_bulk_ingest to shared_preload_libraries, or schedule "
+                         "bulk_ingest_run() with pg_cron.")));
     }
     WakeLauncherAtCommit();
     PG_RETURN_VOID();

@@ -59,11 +59,11 @@ static BackgroundWorkerHandle *StartRunWorker(const char *source, dsm_segment *s
 
     BackgroundWorkerHandle *handle;
     if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
-        ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                        errmsg("could not start a background worker for source \"%s\"", source),
-                        errdetail("All background worker slots (max_worker_processes = %d) are in use.",
-                                  max_worker_processes),
-                        errhint("Raise max_worker_processes, or run fewer sources at once.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                 errmsg("could not start a background worker for source \"%s\"", source),
+                 errdetail("All background worker slots (max_worker_processes = %d) are in use.", max_worker_processes),
+                 errhint("Raise max_worker_processes, or run fewer sources at once.")));
     }
     return handle;
 }
@@ -138,9 +138,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_run) {
 
     BackgroundWorkerHandle *handle = StartRunWorker(row->source, segment);
     PG_TRY();
-    {
-        WaitForRun(handle, slot);
-    }
+    { WaitForRun(handle, slot); }
     PG_CATCH();
     {
         // Cancelling the caller cancels the run: the worker rolls back its batch and records the run.
@@ -157,11 +155,11 @@ BULK_INGEST_FUNCTION(bulk_ingest_run) {
     }
     if (!slot->succeeded) {
         if (slot->run_id != 0) {
-            ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-                            errmsg("run " INT64_FORMAT " of source \"%s\" failed: %s", slot->run_id, source,
-                                   slot->error),
-                            errhint("The run is recorded in bulk_ingest.runs; the watermark is that of the last "
-                                    "committed batch.")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+                     errmsg("run " INT64_FORMAT " of source \"%s\" failed: %s", slot->run_id, source, slot->error),
+                     errhint("The run is recorded in bulk_ingest.runs; the watermark is that of the last "
+                             "committed batch.")));
         }
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("%s", slot->error)));
     }

@@ -22,7 +22,9 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 ProgressSlot *MyProgress = NULL;
 
 // One slot per possible background worker is enough: every run is one.
-static int SlotCount(void) { return max_worker_processes; }
+static int SlotCount(void) {
+    return max_worker_processes;
+}
 
 static Size SharedStateSize(void) {
     return add_size(offsetof(SharedState, slots), mul_size(SlotCount(), sizeof(ProgressSlot)));
@@ -60,7 +62,9 @@ void RequestSharedState(void) {
     shmem_startup_hook = SharedStateStartup;
 }
 
-bool SharedStateAvailable(void) { return shared != NULL; }
+bool SharedStateAvailable(void) {
+    return shared != NULL;
+}
 
 void SetLauncherPid(int pid) {
     if (shared) {
@@ -68,7 +72,9 @@ void SetLauncherPid(int pid) {
     }
 }
 
-int LauncherPid(void) { return shared ? (int)pg_atomic_read_u32(&shared->launcher_pid) : 0; }
+int LauncherPid(void) {
+    return shared ? (int)pg_atomic_read_u32(&shared->launcher_pid) : 0;
+}
 
 static bool wake_at_commit = false;
 static bool xact_callback_registered = false;
@@ -96,7 +102,9 @@ void WakeLauncherAtCommit(void) {
     wake_at_commit = true;
 }
 
-static void ReleaseProgressAtExit(int code, Datum arg) { ProgressEnd(); }
+static void ReleaseProgressAtExit(int code, Datum arg) {
+    ProgressEnd();
+}
 
 void ProgressBegin(int64 run_id, const char *source) {
     if (!shared || MyProgress) {
@@ -191,4 +199,6 @@ int ProgressSnapshot(ProgressSlot *out, int max) {
     return n;
 }
 
-int ProgressSlotCount(void) { return shared ? shared->nslots : 0; }
+int ProgressSlotCount(void) {
+    return shared ? shared->nslots : 0;
+}

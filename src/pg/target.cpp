@@ -93,11 +93,11 @@ static void DescribeDifferences(const Declaration *decl, Relation rel, StringInf
     initStringInfo(&declared_order);
     bool *declared = (bool *)palloc0(sizeof(bool) * desc->natts);
 
-#define DIFF(...)                                   \
-    do {                                            \
-        if (diffs->len > 0)                         \
-            appendStringInfoString(diffs, "; ");   \
-        appendStringInfo(diffs, __VA_ARGS__);       \
+#define DIFF(...)                                \
+    do {                                         \
+        if (diffs->len > 0)                      \
+            appendStringInfoString(diffs, "; "); \
+        appendStringInfo(diffs, __VA_ARGS__);    \
     } while (0)
 
     for (int i = 0; i < decl->ncolumns; i++) {
@@ -127,7 +127,8 @@ static void DescribeDifferences(const Declaration *decl, Relation rel, StringInf
         if (att->attisdropped) {
             continue;
         }
-        appendStringInfo(&table_order, "%s%s", table_order.len > 0 ? ", " : "", quote_identifier(NameStr(att->attname)));
+        appendStringInfo(&table_order, "%s%s", table_order.len > 0 ? ", " : "",
+                         quote_identifier(NameStr(att->attname)));
         if (!declared[i]) {
             all_declared = false;
             DIFF("the table has column %s, which is not declared", quote_identifier(NameStr(att->attname)));

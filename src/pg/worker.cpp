@@ -58,8 +58,8 @@ typedef struct RunState {
     const SourceRow *row;
     const Declaration *decl;
     int64 run_id;
-    int batch;             // the batch being loaded (1-based), 0 outside batches
-    const char *page_url;  // the page being read
+    int batch;                    // the batch being loaded (1-based), 0 outside batches
+    const char *page_url;         // the page being read
     const char *start_watermark;  // the watermark the first URL is built with (NULL: none)
     BatchSource batch_source;
     WatermarkState watermark;
@@ -96,14 +96,13 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
     });
     CallCore([&] { stream->Start(); });
     const Declaration *decl = run->decl;
-    std::vector<bool> *is_json = NewInMemoryContext<std::vector<bool>>(
-        [&] { return new std::vector<bool>(decl->ncolumns, false); });
+    std::vector<bool> *is_json =
+        NewInMemoryContext<std::vector<bool>>([&] { return new std::vector<bool>(decl->ncolumns, false); });
     for (int i = 0; i < decl->ncolumns; i++) {
         (*is_json)[i] = decl->columns[i].is_json;
     }
-    bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::NdjsonReader>([&] {
-        return new bulk_ingest::NdjsonReader(*stream, bulk_ingest::ToColumnSpecs(*decl->decls, *is_json));
-    });
+    bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::NdjsonReader>(
+        [&] { return new bulk_ingest::NdjsonReader(*stream, bulk_ingest::ToColumnSpecs(*decl->decls, *is_json)); });
     BatchSource *source = &run->batch_source;
     source->reader = reader;
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
@@ -174,8 +173,9 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     StringInfoData message;
     initStringInfo(&message);
     if (got_sigterm) {
-        appendStringInfoString(&message, "cancelled: the run's worker was asked to stop (bulk_ingest_run cancelled, "
-                                         "pg_terminate_backend or server shutdown)");
+        appendStringInfoString(&message,
+                               "cancelled: the run's worker was asked to stop (bulk_ingest_run cancelled, "
+                               "pg_terminate_backend or server shutdown)");
         if (run->batch > 0) {
             appendStringInfo(&message, "; batch %d was rolled back", run->batch);
         }
@@ -248,13 +248,14 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
         run->row = LoadSource(slot->source, true);
         if (run->row == NULL) {
             Refuse(run, psprintf("source \"%s\" does not exist (if it was registered in the calling transaction, "
-                                 "commit that first)", slot->source));
+                                 "commit that first)",
+                                 slot->source));
             return false;
         }
         if (!TryLockSource(run->row->source)) {
             Refuse(run, psprintf("source \"%s\" is already running (run " INT64_FORMAT "); wait for that run to "
-                                 "end, or cancel it with bulk_ingest_cancel()", slot->source,
-                                 ActiveRunOf(run->row->source)));
+                                 "end, or cancel it with bulk_ingest_cancel()",
+                                 slot->source, ActiveRunOf(run->row->source)));
             return false;
         }
         // Holding the lock proves that no worker runs this source: a 'running' run left behind is stale.
@@ -262,7 +263,8 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
         run->run_id = InsertRun(run->row->source, "running", "run", requested);
         if (run->run_id == 0) {
             Refuse(run, psprintf("source \"%s\" already has a queued run (run " INT64_FORMAT "); wait for it, or "
-                                 "cancel it with bulk_ingest_cancel()", slot->source, ActiveRunOf(slot->source)));
+                                 "cancel it with bulk_ingest_cancel()",
+                                 slot->source, ActiveRunOf(slot->source)));
             return false;
         }
         slot->run_id = run->run_id;
@@ -295,9 +297,8 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         run->decl = ResolveDeclaration(run->row);
         InitWatermark(&run->watermark, run->decl, run->row->watermark);
         const char *watermark = run->start_watermark;
-        std::string *url = NewInMemoryContext<std::string>([&] {
-            return new std::string(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""));
-        });
+        std::string *url = NewInMemoryContext<std::string>(
+            [&] { return new std::string(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : "")); });
         char *first_url = pstrdup(url->c_str());
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
