@@ -269,3 +269,197 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+# ---- the launcher and its workers (shared_preload_libraries = 'pg_bulk_ingest') ----------------------------------
+#
+# The launcher serves one database (bulk_ingest.database_name), so the tests of scheduling and workers share one
+# preloaded cluster (`bg_cluster`) and one database in it (`bgdb`), cleaned after each test: schedules cleared, runs
+# in flight cancelled, sources unregistered, targets dropped, run history deleted, settings reset.
+
+LAUNCHER_DATABASE = "bulk_ingest_bg"
+IN_FLIGHT = ("queued", "running")
+
+
+def start_preloaded_cluster(make_cluster, name, dbname, libraries="pg_bulk_ingest", settings=None):
+    """A cluster with the library preloaded and its launcher serving `dbname`, where the extension is created.
+
+    The database is created after the first start, so the server is restarted once for the launcher to find it."""
+    all_settings = {"shared_preload_libraries": libraries, "bulk_ingest.database_name": dbname}
+    all_settings.update(settings or {})
+    c = make_cluster(name, settings=all_settings)
+    with c.connect() as conn:
+        conn.execute('CREATE DATABASE "%s"' % dbname)
+    with c.connect(dbname=dbname) as conn:
+        conn.execute("CREATE EXTENSION pg_bulk_ingest")
+    c.restart()
+    return c
+
+
+def launcher_pids(cluster):
+    with cluster.connect() as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest launcher'").fetchall()]
+
+
+def wait_for_launcher(cluster, timeout=20.0):
+    """The launcher's pid once it shows in pg_stat_activity; fails the test (with the log's tail) otherwise."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = launcher_pids(cluster)
+        if pids:
+            assert len(pids) == 1, "more than one launcher: %r" % pids
+            return pids[0]
+        if time.monotonic() > deadline:
+            raise AssertionError("no 'pg_bulk_ingest launcher' in pg_stat_activity after %ss; log:\n%s"
+                                 % (timeout, cluster.log_tail(60)))
+        time.sleep(0.1)
+
+
+class BgDB(TestDB):
+    """A TestDB in the launcher's database, with helpers for the launcher's interface and a cleanup."""
+
+    __test__ = False
+
+    def __init__(self, cluster, name):
+        super().__init__(cluster, name)
+        self.changed_settings = set()
+
+    # the interface
+    def start(self, source, high_watermark=None, conn=None):
+        """bulk_ingest_start: the queued run's id."""
+        if high_watermark is None:
+            return self.scalar("SELECT bulk_ingest_start(%s)", (source,), conn)
+        return self.scalar("SELECT bulk_ingest_start(%s, %s)", (source, high_watermark), conn)
+
+    def cancel(self, run_id, conn=None):
+        return self.scalar("SELECT bulk_ingest_cancel(%s)", (run_id,), conn)
+
+    def schedule(self, source, every, conn=None):
+        self.execute("SELECT bulk_ingest_schedule(%s, %s::interval)", (source, every), conn)
+
+    def source_row(self, source):
+        return self.one("SELECT * FROM bulk_ingest.sources WHERE source = %s", (source,))
+
+    def rows_in(self, table):
+        """count(*) of a table, 0 while it does not exist yet (a run creates it)."""
+        if self.scalar("SELECT to_regclass(%s) IS NULL", (table,)):
+            return 0
+        return self.count(table)
+
+    def run_row(self, run_id):
+        rows = self.query("SELECT * FROM bulk_ingest.runs WHERE id = %s", (run_id,))
+        return rows[0] if rows else None
+
+    def wait_run(self, run_id, timeout=30.0):
+        """The run's row once it is no longer queued or running; fails the test after `timeout` seconds."""
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            row = self.run_row(run_id)
+            if row is not None and row["status"] not in IN_FLIGHT:
+                return row
+            if time.monotonic() > deadline:
+                raise AssertionError("run %s still %s after %ss" % (run_id, row and row["status"], timeout))
+            time.sleep(0.05)
+
+    def progress(self, source=None, conn=None):
+        if source is None:
+            return self.query("SELECT * FROM bulk_ingest.progress ORDER BY run_id", conn=conn)
+        return self.query("SELECT * FROM bulk_ingest.progress WHERE source = %s ORDER BY run_id", (source,), conn)
+
+    def worker_pids(self, conn=None):
+        return [r["pid"] for r in self.query(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest run' ORDER BY pid", conn=conn)]
+
+    def launcher_pid(self, timeout=20.0):
+        return wait_for_launcher(self.cluster, timeout)
+
+    def set_config(self, name, value):
+        """ALTER SYSTEM SET + pg_reload_conf, waiting until a new session sees the value (reset after the test).
+        The launcher reads its SIGHUP on its own time: callers that depend on it should allow a moment."""
+        import time
+        self.execute("ALTER SYSTEM SET %s = %s" % (name, "'%s'" % str(value).replace("'", "''")))
+        self.changed_settings.add(name)
+        self.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while True:
+            with self.cluster.connect(dbname=self.name) as conn:
+                shown = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+            if shown == str(value) or time.monotonic() > deadline:
+                return shown
+            time.sleep(0.05)
+
+    # cleanup
+    def cleanup(self, timeout=20.0):
+        """Leave the launcher's database as found: no schedules, nothing in flight, no sources, no history."""
+        import time
+        errors = []
+
+        def attempt(sql, params=None):
+            try:
+                with self.cluster.connect(dbname=self.name) as conn:
+                    cur = conn.execute(sql, params)
+                    return cur.fetchall() if cur.description is not None else []
+            except Exception as e:  # noqa: B902 - cleanup goes on; reported below
+                errors.append("%s: %s" % (sql, str(e).strip()))
+                return []
+
+        for name in sorted(self.changed_settings):
+            attempt("ALTER SYSTEM RESET %s" % name)
+        if self.changed_settings:
+            attempt("SELECT pg_reload_conf()")
+        attempt("SELECT bulk_ingest_schedule(source, NULL) FROM bulk_ingest.sources WHERE schedule IS NOT NULL")
+        attempt("SELECT bulk_ingest_cancel(id) FROM bulk_ingest.runs WHERE status IN ('queued', 'running')")
+        deadline = time.monotonic() + timeout
+        while attempt("SELECT 1 FROM bulk_ingest.runs WHERE status IN ('queued', 'running')") \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for (target,) in attempt("SELECT target FROM bulk_ingest.sources"):
+            attempt("DROP TABLE IF EXISTS %s" % target)
+        attempt("SELECT bulk_ingest_unregister(source) FROM bulk_ingest.sources")
+        attempt("DELETE FROM bulk_ingest.runs WHERE status NOT IN ('queued', 'running')")
+        self.close()
+        for role in self.roles:
+            attempt('DROP OWNED BY "%s"' % role)
+            with self.cluster.connect() as conn:
+                conn.execute('DROP ROLE IF EXISTS "%s"' % role)
+        return errors
+
+
+@pytest.fixture(scope="session")
+def bg_cluster(make_cluster):
+    """A cluster with the library preloaded; its launcher serves LAUNCHER_DATABASE."""
+    c = start_preloaded_cluster(make_cluster, "bg", LAUNCHER_DATABASE)
+    wait_for_launcher(c)
+    return c
+
+
+@pytest.fixture
+def make_bgdb(request):
+    """make_bgdb(cluster, dbname) -> a BgDB on an existing database with the extension; cleaned up after the
+    test, and the cluster's log during the test printed when it failed."""
+    made = []
+
+    def make(cluster, dbname):
+        d = BgDB(cluster, dbname)
+        made.append((d, cluster.log_offset()))
+        return d
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for d, offset in made:
+        if failed:
+            print("\n---- server log of %s during %s ----\n%s"
+                  % (d.cluster.name, request.node.name, d.cluster.log_since(offset)[-20000:]))
+        if d.cluster.is_running():
+            errors = d.cleanup()
+            if errors and not failed:
+                print("\ncleanup of %s after %s:\n  %s" % (d.name, request.node.name, "\n  ".join(errors)))
+
+
+@pytest.fixture
+def bgdb(bg_cluster, make_bgdb):
+    """The launcher's database of `bg_cluster` (the extension created), cleaned after the test."""
+    return make_bgdb(bg_cluster, LAUNCHER_DATABASE)
