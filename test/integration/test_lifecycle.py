@@ -24,7 +24,8 @@ COLUMNS_NO_KEY = [dict(c, primary_key=False) if c.get("primary_key") else c for 
 def lc_cluster(make_cluster):
     c = start_preloaded_cluster(make_cluster, "lifecycle", DBNAME)
     wait_for_launcher(c)
-    return c
+    yield c
+    c.stop()  # deleted at the end of the session
 
 
 @pytest.fixture

@@ -96,7 +96,18 @@ def test_schedule_option_at_registration_runs_at_once_and_then_waits(bgdb, serve
     # The next run is about an hour later, and nothing runs meanwhile.
     nxt = bgdb.source_row("sopt")["next_run_at"]
     assert nxt is not None and nxt - now_utc() > datetime.timedelta(minutes=55), nxt
-    time.sleep(2)
+
+    # The launcher now sleeps until then; scheduling another source wakes it: due at once too.
+    server.add_dataset("sopt2", orders(range(1, 3)), page_size=10)
+    register(bgdb, server, "sopt2")
+    time.sleep(1)
+    assert bgdb.runs("sopt2") == []  # registered without a schedule: nothing runs
+    t0 = now_utc()
+    bgdb.schedule("sopt2", "1 hour")
+    assert wait_for(lambda: bgdb.rows_in("public.sopt2") == 2, timeout=15), bgdb.runs("sopt2")
+    run2 = bgdb.wait_run(bgdb.runs("sopt2")[0]["id"])
+    print("bulk_ingest_schedule -> scheduled run started: %.3f s" % (run2["started_at"] - t0).total_seconds())
+    assert run2["trigger"] == "schedule"
     assert len(bgdb.runs("sopt")) == 1
 
 
@@ -104,6 +115,46 @@ def test_schedule_of_an_unknown_source_is_an_error(bgdb):
     with pytest.raises(psycopg.Error) as e:
         bgdb.schedule("no_such_source", "1 minute")
     assert "no_such_source" in str(e.value)
+    with pytest.raises(psycopg.Error) as e:
+        bgdb.start("no_such_source")
+    assert "no_such_source" in str(e.value)
+
+
+@pytest.mark.parametrize("every", ["0 seconds", "-1 minute"])
+def test_a_schedule_must_be_a_positive_interval(bgdb, server, every):
+    server.add_dataset("spos", orders(range(1, 3)), page_size=10)
+    register(bgdb, server, "spos")
+    with pytest.raises(psycopg.Error) as e:
+        bgdb.schedule("spos", every)
+    assert "spos" in str(e.value)
+    assert bgdb.source_row("spos")["schedule"] is None
+
+
+def test_only_the_owner_may_start_schedule_or_cancel(bgdb, server):
+    owner = bgdb.create_role("alice")
+    other = bgdb.create_role("bob")
+    bgdb.execute('GRANT CREATE ON SCHEMA public TO "%s"' % owner)
+    gate = Gate()
+    ds = server.add_dataset("own", orders(range(1, 4)), page_size=100)
+    ds.faults.append(Fault(gate=gate, gate_after=1, times=1))
+    as_owner = bgdb.connect(user=owner)
+    as_other = bgdb.connect(user=other)
+    register(bgdb, server, "own", conn=as_owner)
+
+    run_id = bgdb.start("own", conn=as_owner)
+    gate.wait_reached()
+    for call in (lambda: bgdb.start("own", conn=as_other), lambda: bgdb.schedule("own", "1 hour", conn=as_other),
+                 lambda: bgdb.cancel(run_id, conn=as_other)):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            call()
+    assert bgdb.run_row(run_id)["status"] == "running"
+    assert bgdb.source_row("own")["schedule"] is None
+    # Everyone may watch.
+    assert [r["run_id"] for r in bgdb.progress("own", conn=as_other)] == [run_id]
+    # The owner may cancel.
+    assert bgdb.cancel(run_id, conn=as_owner) is True
+    assert bgdb.wait_run(run_id, timeout=10)["status"] == "cancelled"
+    gate.release()
 
 
 def test_ten_due_sources_never_more_than_max_workers_at_once(bgdb, server):
@@ -171,6 +222,32 @@ def test_ten_due_sources_never_more_than_max_workers_at_once(bgdb, server):
         assert [(r["status"], r["trigger"]) for r in runs] == [("succeeded", "schedule")], (name, runs)
     # Ten runs of ~1.5 s, two at a time: at least ~7.5 s (serialised would be ~15 s, all at once ~1.5 s).
     assert elapsed >= 6, elapsed
+
+
+def test_raising_max_workers_starts_queued_runs(bgdb, server):
+    assert bgdb.set_config("bulk_ingest.max_workers", 1) == "1"
+    time.sleep(0.5)  # the launcher reads its SIGHUP on its own time
+    gate = Gate()
+    busy = server.add_dataset("rbusy", orders(range(1, 4)), page_size=100)
+    busy.faults.append(Fault(gate=gate, gate_after=1, times=1))
+    register(bgdb, server, "rbusy")
+    busy_id = bgdb.start("rbusy")
+    gate.wait_reached()
+    waiting = []
+    for name in ("rq1", "rq2"):
+        server.add_dataset(name, orders(range(1, 4)), page_size=100)
+        register(bgdb, server, name)
+        waiting.append(bgdb.start(name))
+    time.sleep(1.0)
+    assert [bgdb.run_row(i)["status"] for i in waiting] == ["queued", "queued"]
+
+    # More workers allowed: the queued runs start while the first is still held.
+    bgdb.set_config("bulk_ingest.max_workers", 3)
+    for i in waiting:
+        assert bgdb.wait_run(i, timeout=15)["status"] == "succeeded"
+    assert bgdb.run_row(busy_id)["status"] == "running"
+    gate.release()
+    assert bgdb.wait_run(busy_id)["status"] == "succeeded"
 
 
 def test_start_returns_at_once_and_the_run_begins_at_commit(bgdb, server):
@@ -330,6 +407,7 @@ def test_history_older_than_the_retention_is_pruned(bgdb, server):
     in_flight = bgdb.start("histheld")
     gate.wait_reached()
     time.sleep(1.2)  # every finished run is now older than the retention about to be set
+    assert [r["status"] for r in bgdb.runs("hist")] == ["succeeded"] * 3
 
     bgdb.set_config("bulk_ingest.history_retention", "1s")
     t0 = time.monotonic()
@@ -359,3 +437,10 @@ def test_a_failed_scheduled_run_does_not_stop_the_schedule(bgdb, server):
     assert runs[0]["status"] == "failed" and "503" in runs[0]["error"], runs[0]
     assert any(r["status"] == "succeeded" and r["rows"] == 3 for r in runs[1:]), runs
     assert {r["trigger"] for r in runs} == {"schedule"}
+
+    # Unregistered, it ticks no more.
+    bgdb.execute("SELECT bulk_ingest_unregister('sfail')")
+    assert wait_for(lambda: all(r["status"] not in ("queued", "running") for r in bgdb.runs("sfail")), timeout=15)
+    n = len(bgdb.runs("sfail"))
+    time.sleep(2.5)
+    assert len(bgdb.runs("sfail")) == n
