@@ -288,6 +288,7 @@ static void LauncherMain(void) {
     BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
     pgstat_report_appname("pg_bulk_ingest launcher");
     SetLauncherPid(MyProcPid);
+    SetLauncherDatabase(MyDatabaseId);
     before_shmem_exit(ForgetLauncherPid, (Datum)0);
     ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", bulk_ingest_database_name)));
 
@@ -302,6 +303,13 @@ static void LauncherMain(void) {
         (void)WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
+    }
+    if (LauncherMustLeaveDatabase()) {
+        // Exit status 0 unregisters the launcher: it would only fail to connect to the dropped database.
+        ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so the launcher stops",
+                                 bulk_ingest_database_name),
+                          errhint("Schedules and bulk_ingest_start() need the launcher again: restart the server "
+                                  "(after setting bulk_ingest.database_name if the database is gone).")));
     }
     proc_exit(0);
 }

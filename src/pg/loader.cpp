@@ -23,6 +23,7 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+using pg_bulk_ingest::CallCore;
 using pg_bulk_ingest::CoreFailure;
 using pg_bulk_ingest::RaiseCoreFailure;
 using pg_bulk_ingest::TryCore;
@@ -101,6 +102,7 @@ static bool NextRow(CopyFeed *f) {
     const char *wm_value = NULL;
     size_t wm_len = 0;
     uint64 line = 0;
+    uint64 consumed = 0;
     int64 ordinal = f->rows + 1;
     bool staging = f->staging;
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
@@ -117,6 +119,7 @@ static bool NextRow(CopyFeed *f) {
                 return;
             }
             line = reader.Line();
+            consumed = reader.BytesConsumed();
             bulk_ingest::AppendCopyRow(buffer, reader);
             if (staging) {
                 buffer.back() = '\t';
@@ -139,7 +142,8 @@ static bool NextRow(CopyFeed *f) {
     }
     f->rows++;
     if ((f->rows & 1023) == 0) {
-        ProgressAddRows(1024);
+        ProgressAddRead(1024, consumed - source->bytes_reported);
+        source->bytes_reported = consumed;
     }
     NoteSourceLine(f, (uint64)f->rows, line);
     if (wm_value != NULL) {
@@ -282,7 +286,10 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     { feed = NULL; }
     PG_END_TRY();
 
-    ProgressAddRows(rows & 1023);
+    uint64 consumed = 0;
+    CallCore([&] { consumed = source->reader->BytesConsumed(); });
+    ProgressAddRead(rows & 1023, consumed - source->bytes_reported);
+    source->bytes_reported = consumed;
     if (upsert) {
         table_close(copy_rel, NoLock);
         if (rows > 0) {

@@ -39,6 +39,7 @@ typedef struct BatchSource {
     int64 max_rows;
     bool end_of_page;  // set when the reader reached the end of the response
     WatermarkState *watermark;
+    uint64 bytes_reported;  // bytes of the response already counted in the progress slot
     // Where an error happened, for the run's error message (0 / NULL when unknown).
     uint64 error_line;
     const char *error_column;

@@ -9,9 +9,25 @@
 #include "pg/shared_state.h"
 
 extern "C" {
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
+}
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+// DROP DATABASE waits a few seconds for the other sessions of the database to leave, then fails; its DROP hook runs
+// before that wait, so our workers connected to the database leave at once instead of blocking it.
+static void OnObjectAccess(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
+    if (prev_object_access_hook) {
+        prev_object_access_hook(access, class_id, object_id, sub_id, arg);
+    }
+    if (access == OAT_DROP && class_id == DatabaseRelationId) {
+        StopWorkersOfDatabase(object_id);
+    }
 }
 
 void _PG_init(void) {
@@ -21,4 +37,6 @@ void _PG_init(void) {
     DefineSettings();
     RequestSharedState();
     RegisterLauncher();
+    prev_object_access_hook = object_access_hook;
+    object_access_hook = OnObjectAccess;
 }

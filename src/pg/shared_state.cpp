@@ -12,6 +12,8 @@ extern "C" {
 
 typedef struct SharedState {
     pg_atomic_uint32 launcher_pid;
+    pg_atomic_uint32 launcher_database;
+    pg_atomic_uint32 launcher_must_leave;
     int nslots;
     ProgressSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } SharedState;
@@ -47,6 +49,8 @@ static void SharedStateStartup(void) {
     if (!found) {
         memset(shared, 0, SharedStateSize());
         pg_atomic_init_u32(&shared->launcher_pid, 0);
+        pg_atomic_init_u32(&shared->launcher_database, InvalidOid);
+        pg_atomic_init_u32(&shared->launcher_must_leave, 0);
         shared->nslots = SlotCount();
         for (int i = 0; i < shared->nslots; i++) {
             SpinLockInit(&shared->slots[i].mutex);
@@ -74,6 +78,38 @@ void SetLauncherPid(int pid) {
 
 int LauncherPid(void) {
     return shared ? (int)pg_atomic_read_u32(&shared->launcher_pid) : 0;
+}
+
+void SetLauncherDatabase(Oid database) {
+    if (shared) {
+        pg_atomic_write_u32(&shared->launcher_database, database);
+        pg_atomic_write_u32(&shared->launcher_must_leave, 0);
+    }
+}
+
+bool LauncherMustLeaveDatabase(void) { return shared && pg_atomic_read_u32(&shared->launcher_must_leave) != 0; }
+
+void StopWorkersOfDatabase(Oid database) {
+    if (!shared) {
+        return;
+    }
+    int launcher = LauncherPid();
+    if (launcher != 0 && pg_atomic_read_u32(&shared->launcher_database) == database) {
+        pg_atomic_write_u32(&shared->launcher_must_leave, 1);
+        kill(launcher, SIGTERM);
+    }
+    for (int i = 0; i < shared->nslots; i++) {
+        ProgressSlot *slot = &shared->slots[i];
+        int pid = 0;
+        SpinLockAcquire(&slot->mutex);
+        if (slot->in_use && slot->database == database) {
+            pid = slot->pid;
+        }
+        SpinLockRelease(&slot->mutex);
+        if (pid != 0) {
+            kill(pid, SIGTERM);  // the run is cancelled and recorded (the database is about to go anyway)
+        }
+    }
 }
 
 static bool wake_at_commit = false;
@@ -144,22 +180,22 @@ void ProgressSetPhase(const char *phase, const char *url) {
     SpinLockRelease(&MyProgress->mutex);
 }
 
-void ProgressAddRows(uint64 rows) {
+void ProgressAddRead(uint64 rows, uint64 bytes) {
     if (!MyProgress) {
         return;
     }
     SpinLockAcquire(&MyProgress->mutex);
     MyProgress->rows += rows;
+    MyProgress->bytes += bytes;
     SpinLockRelease(&MyProgress->mutex);
 }
 
-void ProgressBatchCommitted(uint64 bytes) {
+void ProgressBatchCommitted(void) {
     if (!MyProgress) {
         return;
     }
     SpinLockAcquire(&MyProgress->mutex);
     MyProgress->batches++;
-    MyProgress->bytes += bytes;
     SpinLockRelease(&MyProgress->mutex);
 }
 

@@ -22,8 +22,8 @@ typedef struct ProgressSlot {
     char phase[32];
     char url[PROGRESS_URL_LEN];
     uint64 batches;
-    uint64 rows;  // committed rows plus the rows of the batch in flight
-    uint64 bytes;
+    uint64 rows;   // rows read so far: committed ones and those of the batch in flight
+    uint64 bytes;  // bytes of the responses read so far
     TimestampTz started_at;
 } ProgressSlot;
 
@@ -38,13 +38,20 @@ void SetLauncherPid(int pid);
 int LauncherPid(void);
 // Wakes the launcher when the current transaction commits (no-op without the launcher).
 void WakeLauncherAtCommit(void);
+// The database the launcher is connected to (InvalidOid when none).
+void SetLauncherDatabase(Oid database);
+// Called when database is about to be dropped: our workers connected to it leave at once (runs are cancelled, the
+// launcher exits), so that they never block DROP DATABASE.
+void StopWorkersOfDatabase(Oid database);
+// Whether the launcher was asked to leave its database because it is being dropped.
+bool LauncherMustLeaveDatabase(void);
 
 // This process's progress slot (NULL when none): taken for the duration of a run, released at exit.
 extern ProgressSlot *MyProgress;
 void ProgressBegin(int64 run_id, const char *source);
 void ProgressSetPhase(const char *phase, const char *url);  // url may be NULL (unchanged)
-void ProgressAddRows(uint64 rows);
-void ProgressBatchCommitted(uint64 bytes);
+void ProgressAddRead(uint64 rows, uint64 bytes);  // rows and bytes read, committed or not
+void ProgressBatchCommitted(void);
 void ProgressEnd(void);
 
 // The pid running run_id in this database, or 0.

@@ -107,6 +107,7 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
     source->reader = reader;
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
     source->end_of_page = false;
+    source->bytes_reported = 0;
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
 
@@ -122,7 +123,7 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
             RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - bytes_before), watermark);
             CommitTransaction();
             run->watermark.changed = false;
-            ProgressBatchCommitted(bytes_now - bytes_before);
+            ProgressBatchCommitted();
             if (run->slot != NULL) {
                 pg_atomic_fetch_add_u64(&run->slot->batches, 1);
                 pg_atomic_fetch_add_u64(&run->slot->rows, (uint64)rows);
