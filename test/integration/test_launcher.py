@@ -103,7 +103,8 @@ def test_progress_view_shows_a_long_run_moving(bgdb, server):
     assert second["run_id"] == run_id and second["source"] == "prog"
     assert second["pid"] in bgdb.worker_pids()
     assert all(isinstance(p, str) and p for p in phases), phases
-    assert second["batches"] >= first["batches"] >= 1
+    # rows and bytes count the batch in flight, batches only committed ones: the first look may precede a commit.
+    assert second["batches"] >= first["batches"] >= 0 and second["batches"] >= 1
     assert second["bytes"] > first["bytes"] > 0
     assert second["rows_per_second"] > 0
     assert "/prog?" in second["url"]
