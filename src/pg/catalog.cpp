@@ -143,6 +143,19 @@ void FailStaleRuns(const char *source, const char *reason) {
     SPI_finish();
 }
 
+char *QueuedRunSource(int64 run_id) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    char id_text[32];
+    Int64Text(run_id, id_text, sizeof(id_text));
+    const char *args[] = {id_text};
+    SPI_connect();
+    ExecuteAsCatalogOwner("SELECT source FROM bulk_ingest.runs WHERE id = $1::bigint AND status = 'queued'", 1, args,
+                          true, 1);
+    char *source = SPI_processed == 1 ? ResultText(1, caller_cxt) : NULL;
+    SPI_finish();
+    return source;
+}
+
 bool ClaimQueuedRun(int64 run_id, char **source, char **requested_high_watermark) {
     MemoryContext caller_cxt = CurrentMemoryContext;
     char id_text[32];

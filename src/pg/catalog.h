@@ -42,6 +42,9 @@ int64 ActiveRunOf(const char *source);
 // proves that no worker is running them any more (it crashed, or the server restarted).
 void FailStaleRuns(const char *source, const char *reason);
 
+// The source of a queued run, or NULL when the run is no longer queued.
+char *QueuedRunSource(int64 run_id);
+
 // Takes a queued run for execution (status 'running', started now). Returns false when it is no longer queued (it
 // was cancelled). Sets *source and *requested_high_watermark (in the caller's memory context).
 bool ClaimQueuedRun(int64 run_id, char **source, char **requested_high_watermark);

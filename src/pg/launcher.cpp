@@ -5,6 +5,7 @@
 #include "pg/settings.h"
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
+#include "pg/worker.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -191,19 +192,12 @@ static bool LaunchQueuedRuns(void) {
         if (AlreadyLaunched(run_id)) {
             continue;
         }
+        char name[BGW_MAXLEN];
+        snprintf(name, sizeof(name), "pg_bulk_ingest run " INT64_FORMAT, run_id);
         BackgroundWorker worker;
-        memset(&worker, 0, sizeof(worker));
-        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-        worker.bgw_restart_time = BGW_NEVER_RESTART;
-        strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
-        strlcpy(worker.bgw_function_name, "bulk_ingest_queued_run_main", BGW_MAXLEN);
-        snprintf(worker.bgw_name, BGW_MAXLEN, "pg_bulk_ingest run " INT64_FORMAT, run_id);
-        strlcpy(worker.bgw_type, "pg_bulk_ingest run", BGW_MAXLEN);
-        worker.bgw_main_arg = Int64GetDatum(run_id);
+        DescribeRunWorker(&worker, "bulk_ingest_queued_run_main", name, Int64GetDatum(run_id));
         QueuedRunTarget target = {MyDatabaseId, (Oid)SpiInt64((int)i, 2)};
         memcpy(worker.bgw_extra, &target, sizeof(target));
-        worker.bgw_notify_pid = MyProcPid;
         // The handle must outlive this transaction: allocate it (RegisterDynamicBackgroundWorker pallocs it) in
         // the launcher's top memory context.
         BackgroundWorkerHandle *handle;

@@ -8,6 +8,7 @@
 #include "pg/catalog.h"
 #include "pg/guard.h"
 #include "pg/run_slot.h"
+#include "pg/worker.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -45,17 +46,10 @@ void CheckOwnerCanConnect(const SourceRow *row) {
 }
 
 static BackgroundWorkerHandle *StartRunWorker(const char *source, dsm_segment *segment) {
+    char name[BGW_MAXLEN];
+    snprintf(name, sizeof(name), "pg_bulk_ingest run of source \"%s\"", source);
     BackgroundWorker worker;
-    memset(&worker, 0, sizeof(worker));
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = BGW_NEVER_RESTART;
-    strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "bulk_ingest_worker_main", BGW_MAXLEN);
-    snprintf(worker.bgw_name, BGW_MAXLEN, "pg_bulk_ingest run of source \"%s\"", source);
-    strlcpy(worker.bgw_type, "pg_bulk_ingest run", BGW_MAXLEN);
-    worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
-    worker.bgw_notify_pid = MyProcPid;
+    DescribeRunWorker(&worker, "bulk_ingest_worker_main", name, UInt32GetDatum(dsm_segment_handle(segment)));
 
     BackgroundWorkerHandle *handle;
     if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {

@@ -87,7 +87,9 @@ void SetLauncherDatabase(Oid database) {
     }
 }
 
-bool LauncherMustLeaveDatabase(void) { return shared && pg_atomic_read_u32(&shared->launcher_must_leave) != 0; }
+bool LauncherMustLeaveDatabase(void) {
+    return shared && pg_atomic_read_u32(&shared->launcher_must_leave) != 0;
+}
 
 void StopWorkersOfDatabase(Oid database) {
     if (!shared) {

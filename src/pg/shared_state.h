@@ -50,7 +50,7 @@ bool LauncherMustLeaveDatabase(void);
 extern ProgressSlot *MyProgress;
 void ProgressBegin(int64 run_id, const char *source);
 void ProgressSetPhase(const char *phase, const char *url);  // url may be NULL (unchanged)
-void ProgressAddRead(uint64 rows, uint64 bytes);  // rows and bytes read, committed or not
+void ProgressAddRead(uint64 rows, uint64 bytes);            // rows and bytes read, committed or not
 void ProgressBatchCommitted(void);
 void ProgressEnd(void);
 

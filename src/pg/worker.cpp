@@ -14,6 +14,7 @@
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
 #include "pg/target.h"
+#include "pg/worker.h"
 #include "core/url.h"
 
 extern "C" {
@@ -229,13 +230,14 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
     BeginTransaction("pg_bulk_ingest: starting a run");
     MemoryContextSwitchTo(run_cxt);
     if (queued_run_id != 0) {
-        char *source, *requested_high_watermark;
-        if (!ClaimQueuedRun(queued_run_id, &source, &requested_high_watermark)) {
+        // The lock first, then the claim: a 'running' run always has its lock held, which is what lets a lock
+        // holder tell a stale run from a live one.
+        char *source = QueuedRunSource(queued_run_id);
+        if (source == NULL) {
             CommitTransaction();  // cancelled before it started
             return false;
         }
         run->run_id = queued_run_id;
-        requested = requested_high_watermark;
         run->row = LoadSource(source, true);
         if (run->row == NULL || !TryLockSource(source)) {
             FinishRun(run->run_id, "failed",
@@ -244,6 +246,12 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
             CommitTransaction();
             return false;
         }
+        char *requested_high_watermark;
+        if (!ClaimQueuedRun(queued_run_id, &source, &requested_high_watermark)) {
+            CommitTransaction();  // cancelled meanwhile
+            return false;
+        }
+        requested = requested_high_watermark;
     } else {
         requested = slot->high_watermark;
         run->row = LoadSource(slot->source, true);
@@ -337,6 +345,19 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
     ProgressEnd();
     MemoryContextSwitchTo(TopMemoryContext);
     MemoryContextDelete(run_cxt);
+}
+
+void DescribeRunWorker(BackgroundWorker *worker, const char *function_name, const char *name, Datum main_arg) {
+    memset(worker, 0, sizeof(*worker));
+    worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker->bgw_restart_time = BGW_NEVER_RESTART;
+    strlcpy(worker->bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
+    strlcpy(worker->bgw_function_name, function_name, BGW_MAXLEN);
+    strlcpy(worker->bgw_name, name, BGW_MAXLEN);
+    strlcpy(worker->bgw_type, "pg_bulk_ingest run", BGW_MAXLEN);
+    worker->bgw_main_arg = main_arg;
+    worker->bgw_notify_pid = MyProcPid;
 }
 
 static void SetUpSignals(void) {
