@@ -45,7 +45,7 @@ namespace rapidjson = ::bulk_ingest_ndjson_rapidjson;
 
 namespace {
 
-constexpr size_t kBlockBytes = 64 * 1024;
+constexpr size_t kBlockBytes = size_t(64) * 1024;
 constexpr size_t kMaxLineBytes = size_t(1) << 30;  // PostgreSQL cannot store a larger value anyway
 constexpr size_t kKeepBytes = size_t(4) << 20;     // buffers larger than this are released after a long line
 constexpr size_t kPadding = 32;                    // NULs after the parse copy (RapidJSON's SSE2 scans read 16)
