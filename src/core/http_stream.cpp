@@ -16,6 +16,7 @@
 #include <cctype>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -122,6 +123,46 @@ std::string PrintableText(const std::string &raw) {
         }
     }
     return Trim(out.data(), out.size());
+}
+
+// The kind of failure a libcurl result stands for (see HttpErrorKind): what the retry policy decides by.
+HttpErrorKind KindOf(CURLcode code) {
+    switch (code) {
+        case CURLE_OPERATION_TIMEDOUT:
+            return HttpErrorKind::kTimeout;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            return HttpErrorKind::kForbiddenScheme;
+        case CURLE_URL_MALFORMAT:
+            return HttpErrorKind::kInvalidUrl;
+        case CURLE_TOO_MANY_REDIRECTS:
+            return HttpErrorKind::kTooManyRedirects;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+        case CURLE_SSL_ENGINE_SETFAILED:
+        case CURLE_SSL_ENGINE_INITFAILED:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+            return HttpErrorKind::kTls;
+        case CURLE_OUT_OF_MEMORY:
+        case CURLE_BAD_FUNCTION_ARGUMENT:
+        case CURLE_FAILED_INIT:
+        case CURLE_NOT_BUILT_IN:
+        case CURLE_UNKNOWN_OPTION:
+        case CURLE_FILESIZE_EXCEEDED:
+        case CURLE_ABORTED_BY_CALLBACK:
+        case CURLE_WRITE_ERROR:
+        case CURLE_LOGIN_DENIED:
+            return HttpErrorKind::kOther;
+        default:
+            // Resolving, connecting, sending, receiving, a reset, a body cut short, a TLS handshake that broke
+            // off, an HTTP/2 stream error: the network, which may work on the next attempt.
+            return HttpErrorKind::kConnection;
+    }
 }
 
 }  // namespace
@@ -247,6 +288,16 @@ struct HttpStream::Impl {
         headers.emplace_back(Trim(line.data(), colon), Trim(line.data() + colon + 1, line.size() - colon - 1));
     }
 
+    // The Retry-After header of the response (the first one, trimmed), when it has one.
+    std::optional<std::string> RetryAfter() const {
+        for (const auto &header : headers) {
+            if (EqualsIgnoreCase(header.first, "retry-after")) {
+                return header.second;
+            }
+        }
+        return std::nullopt;
+    }
+
     bool FindHeader(const std::string &name) const {
         for (const auto &header : headers) {
             if (EqualsIgnoreCase(header.first, name)) {
@@ -343,7 +394,8 @@ struct HttpStream::Impl {
                 CURLcode rc = curl_easy_pause(easy, CURLPAUSE_CONT);  // may deliver the held chunk at once
                 RethrowCallbackError();
                 if (rc != CURLE_OK) {
-                    throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_easy_strerror(rc));
+                    throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_easy_strerror(rc),
+                                    KindOf(rc));
                 }
                 if (ready()) {
                     return;
@@ -353,7 +405,8 @@ struct HttpStream::Impl {
             CURLMcode mc = curl_multi_perform(multi, &running);
             RethrowCallbackError();
             if (mc != CURLM_OK) {
-                throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_multi_strerror(mc));
+                throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_multi_strerror(mc),
+                                HttpErrorKind::kOther);
             }
             CollectDone();
             if (ready()) {
@@ -362,7 +415,8 @@ struct HttpStream::Impl {
             long wait_ms = std::min(std::max(1L, options.abort_check_interval_ms), 3600L * 1000L);
             mc = curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait_ms), nullptr);
             if (mc != CURLM_OK) {
-                throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_multi_strerror(mc));
+                throw HttpError(status, "the transfer from \"" + url + "\" failed: " + curl_multi_strerror(mc),
+                                HttpErrorKind::kOther);
             }
         }
     }
@@ -389,7 +443,7 @@ struct HttpStream::Impl {
     void DoStart() {
         CURLMcode mc = curl_multi_add_handle(multi, easy);
         if (mc != CURLM_OK) {
-            throw HttpError(0, "could not fetch \"" + url + "\": " + curl_multi_strerror(mc));
+            throw HttpError(0, "could not fetch \"" + url + "\": " + curl_multi_strerror(mc), HttpErrorKind::kOther);
         }
         added = true;
         WaitFor([this] { return headers_final || done; });
@@ -397,7 +451,7 @@ struct HttpStream::Impl {
             headers_final = true;  // e.g. a redirect libcurl chose not to follow: its response is the last
         }
         if (!headers_final) {
-            throw HttpError(0, "could not fetch \"" + url + "\": " + CurlReason());
+            throw HttpError(0, "could not fetch \"" + url + "\": " + CurlReason(), KindOf(result));
         }
         char *effective = nullptr;
         if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective != nullptr) {
@@ -437,7 +491,7 @@ struct HttpStream::Impl {
         if (!body_text.empty()) {
             message += ": " + body_text + (truncated ? "..." : "");
         }
-        throw HttpError(status, message);
+        throw HttpError(status, message, HttpErrorKind::kStatus, RetryAfter());
     }
 
     size_t DoRead(char *buf, size_t max) {
@@ -454,8 +508,10 @@ struct HttpStream::Impl {
             return n;
         }
         if (result != CURLE_OK) {
-            throw HttpError(status, "the transfer from \"" + url + "\" broke off after " +
-                                        std::to_string(body_received) + " bytes of the response body: " + CurlReason());
+            throw HttpError(status,
+                            "the transfer from \"" + url + "\" broke off after " + std::to_string(body_received) +
+                                " bytes of the response body: " + CurlReason(),
+                            KindOf(result));
         }
         return 0;
     }

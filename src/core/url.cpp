@@ -108,24 +108,6 @@ bool IsUnreserved(unsigned char c) {
            c == '_' || c == '~';
 }
 
-// RFC 3986 percent-encoding of every byte that is not unreserved.
-std::string PercentEncode(const std::string &value) {
-    static const char kHex[] = "0123456789ABCDEF";
-    std::string result;
-    result.reserve(value.size() * 3);
-    for (char ch : value) {
-        unsigned char c = static_cast<unsigned char>(ch);
-        if (IsUnreserved(c)) {
-            result += ch;
-        } else {
-            result += '%';
-            result += kHex[c >> 4];
-            result += kHex[c & 0x0F];
-        }
-    }
-    return result;
-}
-
 // ---- Link header (RFC 8288, section 3) ----
 
 bool IsLinkSpace(char c) {
@@ -313,6 +295,29 @@ std::string ResolveReference(const std::string &target, const std::string &base_
 
 }  // namespace
 
+std::string PercentEncode(const std::string &value) {
+    static const char kHex[] = "0123456789ABCDEF";
+    std::string result;
+    result.reserve(value.size() * 3);
+    for (char ch : value) {
+        unsigned char c = static_cast<unsigned char>(ch);
+        if (IsUnreserved(c)) {
+            result += ch;
+        } else {
+            result += '%';
+            result += kHex[c >> 4];
+            result += kHex[c & 0x0F];
+        }
+    }
+    return result;
+}
+
+std::string ResolveNextPageUrl(const std::string &target, const std::string &base_url) {
+    std::string resolved = ResolveReference(Trim(target), base_url);
+    CheckHttpUrl(resolved, "the next page link \"" + resolved + "\" of \"" + base_url + "\"");
+    return resolved;
+}
+
 void ValidateSourceUrl(const std::string &url) {
     CheckHttpUrl(ReplaceAll(url, kPlaceholder, "0"), "URL \"" + url + "\"");
 }
@@ -328,10 +333,8 @@ std::optional<std::string> FindNextLink(const std::string &link_header_values, c
         if (!link.has_rel || !RelHasNext(link.rel)) {
             continue;
         }
-        std::string resolved = ResolveReference(Trim(link.target), base_url);
         // A server must not be able to steer the next request to file:// or another protocol.
-        CheckHttpUrl(resolved, "the next page link \"" + resolved + "\" of \"" + base_url + "\"");
-        return resolved;
+        return ResolveNextPageUrl(link.target, base_url);
     }
     return std::nullopt;
 }
