@@ -732,4 +732,112 @@ TEST(HttpStream, LargeBodyThroughASlowReaderKeepsMemoryFlat) {
 #endif
 }
 
+// ---- the kind of a failure and Retry-After, for the retry policy ----
+
+TEST(HttpStream, ErrorKinds) {
+    {
+        TestServer server(
+            [](const Exchange &ex) { ex.Send(Response(302, "Found", {"Location: file:///etc/passwd"}, "")); });
+        HttpStream stream(server.Url("/evil"), QuickOptions());
+        try {
+            stream.Start();
+            FAIL() << "a redirect to file:// was followed";
+        } catch (const HttpError &e) {
+            EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kForbiddenScheme) << e.what();
+        }
+    }
+    {
+        TestServer server([](const Exchange &ex) { ex.Send(Response(302, "Found", {"Location: /loop"}, "")); });
+        HttpStream stream(server.Url("/loop"), QuickOptions());
+        try {
+            stream.Start();
+            FAIL() << "an endless redirect loop succeeded";
+        } catch (const HttpError &e) {
+            EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kTooManyRedirects) << e.what();
+        }
+    }
+    {
+        TestServer server([](const Exchange &ex) {
+            ex.Send(Head(200, "OK", {"Content-Length: 100000"}));
+            ex.Send(std::string(1000, 'h'));
+        });
+        HttpStream stream(server.Url("/cut"), QuickOptions());
+        std::vector<char> buf(4096);
+        try {
+            while (stream.Read(buf.data(), buf.size()) > 0) {
+            }
+            FAIL() << "a body cut short was accepted";
+        } catch (const HttpError &e) {
+            EXPECT_EQ(e.status(), 200);
+            EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kConnection) << e.what();
+        }
+    }
+    {
+        TestServer server([](const Exchange &ex) {
+            ex.Send(Head(200, "OK", {"Content-Length: 100"}));
+            ex.Stall();
+        });
+        HttpOptions options = QuickOptions();
+        options.total_timeout_ms = 300;
+        HttpStream stream(server.Url("/slow"), options);
+        char buf[64];
+        try {
+            while (stream.Read(buf, sizeof buf) > 0) {
+            }
+            FAIL() << "a stalled body was accepted";
+        } catch (const HttpError &e) {
+            EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kTimeout) << e.what();
+        }
+    }
+    {
+        // A bound socket that does not listen: connecting to it is refused.
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+        socklen_t len = sizeof addr;
+        ::getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
+        HttpStream stream("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x", QuickOptions());
+        try {
+            stream.Start();
+            FAIL() << "connected to a port nobody listens on";
+        } catch (const HttpError &e) {
+            EXPECT_EQ(e.status(), 0);
+            EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kConnection) << e.what();
+        }
+        ::close(fd);
+    }
+}
+
+TEST(HttpStream, AnErrorStatusCarriesRetryAfterAndTheHeadersStayReadable) {
+    TestServer server([](const Exchange &ex) {
+        ex.Send(Response(429, "Too Many Requests", {"Retry-After:  120 ", "X-RateLimit-Remaining: 0"}, "slow down"));
+    });
+    HttpStream stream(server.Url("/limited"), QuickOptions());
+    try {
+        stream.Start();
+        FAIL() << "429 accepted";
+    } catch (const HttpError &e) {
+        EXPECT_EQ(e.status(), 429);
+        EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kStatus);
+        ASSERT_TRUE(e.retry_after().has_value());
+        EXPECT_EQ(*e.retry_after(), "120");
+    }
+    EXPECT_EQ(stream.Header("retry-after").value_or(""), "120");
+    EXPECT_EQ(stream.Header("X-RateLimit-Remaining").value_or(""), "0");
+}
+
+TEST(HttpStream, AnErrorStatusWithoutRetryAfter) {
+    TestServer server([](const Exchange &ex) { ex.Send(Response(503, "Service Unavailable", {}, "")); });
+    HttpStream stream(server.Url("/busy"), QuickOptions());
+    try {
+        stream.Start();
+        FAIL() << "503 accepted";
+    } catch (const HttpError &e) {
+        EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kStatus);
+        EXPECT_FALSE(e.retry_after().has_value());
+    }
+}
+
 }  // namespace
