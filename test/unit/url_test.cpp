@@ -143,3 +143,30 @@ TEST(FindNextLink, RefusesANextLinkThatIsNotHttp) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ResolveNextPageUrl, ResolvesAndRefusesOtherProtocols) {
+    using bulk_ingest::ResolveNextPageUrl;
+    EXPECT_EQ(ResolveNextPageUrl("?page=2", "http://h/api/items?page=1"), "http://h/api/items?page=2");
+    EXPECT_EQ(ResolveNextPageUrl(" /v2/items ", "https://h:8443/v1/items#top"), "https://h:8443/v2/items");
+    EXPECT_EQ(ResolveNextPageUrl("https://other/x", "http://h/"), "https://other/x");
+    EXPECT_EQ(ResolveNextPageUrl("", "http://h/a?b=1#frag"), "http://h/a?b=1");
+    for (const char *target : {"file:///etc/passwd", "ftp://h/x"}) {
+        try {
+            ResolveNextPageUrl(target, "http://h/");
+            FAIL() << "resolved " << target;
+        } catch (const Error &e) {
+            EXPECT_NE(std::string(e.what()).find("only http:// and https://"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(PercentEncode, KeepsOnlyUnreservedCharacters) {
+    EXPECT_EQ(bulk_ingest::PercentEncode("AZaz09-._~"), "AZaz09-._~");
+    EXPECT_EQ(bulk_ingest::PercentEncode("a b/?#&=+%"), "a%20b%2F%3F%23%26%3D%2B%25");
+    EXPECT_EQ(bulk_ingest::PercentEncode("\xC3\xA9"), "%C3%A9");
+    EXPECT_EQ(bulk_ingest::PercentEncode(""), "");
+}
+
+}  // namespace
