@@ -148,8 +148,8 @@ std::optional<int64_t> ToEpochSeconds(int64_t year, int month, int day, int hour
         minute > 59 || second > 60) {
         return std::nullopt;
     }
-    return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
-           minute * 60 + second;
+    return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+           int64_t{hour} * 3600 + int64_t{minute} * 60 + second;
 }
 
 // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -239,7 +239,7 @@ std::string NotRetriedReason(long status, HttpErrorKind kind) {
         case HttpErrorKind::kOther:
             return "this error is not retried";
     }
-    const std::string prefix = "HTTP status " + std::to_string(status) + " is not retried";
+    std::string prefix = "HTTP status " + std::to_string(status) + " is not retried";
     switch (status) {
         case 400:
             return prefix + " (bad request: check the URL and its parameters)";
@@ -298,7 +298,7 @@ std::optional<int64_t> ParseRetryAfter(const std::string &value, int64_t now_ms)
     if (all_digits) {
         int64_t ms = 0;
         for (char c : text) {
-            ms = ms * 10 + (c - '0') * 1000;
+            ms = ms * 10 + int64_t{c - '0'} * 1000;
             if (ms >= kMaxDelayMs) {
                 return kMaxDelayMs;
             }
