@@ -47,7 +47,8 @@ CREATE TABLE bulk_ingest.runs (
     high_watermark_after  text,
     error                 text,
     "trigger"             text NOT NULL DEFAULT 'run' CHECK ("trigger" IN ('run', 'start', 'schedule')),
-    requested_high_watermark text NOT NULL DEFAULT '__LATEST__'
+    requested_high_watermark text NOT NULL DEFAULT '__LATEST__',
+    attempts              text  -- failed requests and their retries, one line each (NULL: none failed)
 );
 CREATE INDEX runs_source_started_at_idx ON bulk_ingest.runs (source, started_at);
 -- One queued or running run per source: the arbiter that refuses a second one.

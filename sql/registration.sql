@@ -60,7 +60,7 @@ RESET ROLE;
 
 -- A run that cannot connect fails cleanly: the error says why, and the run is recorded.
 SELECT source FROM bulk_ingest_register('unreachable', 'http://127.0.0.1:1/data?since={high_watermark}',
-    'public.unreachable', '[{"name": "id", "type": "bigint"}]');
+    'public.unreachable', '[{"name": "id", "type": "bigint"}]', options => '{"max_retries": 0}');
 DO $$
 BEGIN
     PERFORM bulk_ingest_run('unreachable');

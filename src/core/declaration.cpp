@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <set>
 
@@ -151,13 +153,29 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                 throw Error("options: \"batch_rows\" must be a positive integer");
             }
             options.batch_rows = value.GetInt64();
+        } else if (key == "pagination") {
+            rapidjson::StringBuffer text;
+            rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+            value.Accept(writer);
+            options.pagination = ParsePagination(text.GetString());
+        } else if (key == "max_pages" || key == "max_retries") {
+            if (!value.IsInt64() || value.GetInt64() < 0 || (key == "max_retries" && value.GetInt64() > 100)) {
+                throw Error("options: \"" + key + "\" must be an integer from 0 to " +
+                            (key == "max_retries" ? "100" : "2^63"));
+            }
+            if (key == "max_pages") {
+                options.max_pages = value.GetInt64();
+            } else {
+                options.max_retries = static_cast<int>(value.GetInt64());
+            }
         } else if (key == "schedule") {
             if (!value.IsString()) {
                 throw Error("options: \"schedule\" must be an interval as a string, such as \"15 minutes\"");
             }
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
-            throw Error("options: unknown key \"" + key + "\"; known keys: batch_rows, schedule");
+            throw Error("options: unknown key \"" + key +
+                        "\"; known keys: batch_rows, max_pages, max_retries, pagination, schedule");
         }
     }
     return options;

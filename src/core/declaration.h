@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "columns.h"
+#include "paginator.h"
 
 namespace bulk_ingest {
 
@@ -29,8 +30,11 @@ struct ColumnDecl {
 std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json);
 
 struct SourceOptions {
-    int64_t batch_rows = 100000;          // a page is cut into batches of at most this many rows
-    std::optional<std::string> schedule;  // an interval ("15 minutes"); checked by the PostgreSQL layer
+    int64_t batch_rows = 100000;                         // a page is cut into batches of at most this many rows
+    std::optional<std::string> schedule;                 // an interval ("15 minutes"); checked by the PostgreSQL layer
+    PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
+    int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
+    int max_retries = 5;                                 // retries of one failed request
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an

@@ -367,4 +367,10 @@ std::optional<std::string> Paginator::Next(const PageInfo &page) {
     return next;
 }
 
+PaginationSpec LinkHeaderPagination() {
+    PaginationSpec spec;
+    spec.type = PaginationType::kLinkHeader;
+    return spec;
+}
+
 }  // namespace bulk_ingest

@@ -45,6 +45,9 @@ const char *PaginationTypeName(PaginationType type);
 // "limit_param" without "limit"; a key the type does not take (the message lists those it takes).
 PaginationSpec ParsePagination(const std::string &pagination_json);
 
+// The default when a source declares no pagination: follow Link: <...>; rel="next" headers.
+PaginationSpec LinkHeaderPagination();
+
 // Returns url with the query parameter name set to value: every existing occurrence of name (compared after
 // percent-decoding) is removed and name=value is appended, percent-encoded (RFC 3986 unreserved characters kept).
 // Other parameters keep their order and spelling. Throws bulk_ingest::Error when url is not a valid URL.

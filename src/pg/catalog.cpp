@@ -207,17 +207,17 @@ void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, cons
     SPI_finish();
 }
 
-void FinishRun(int64 run_id, const char *status, const char *error) {
+void FinishRun(int64 run_id, const char *status, const char *error, const char *attempts) {
     char id_text[32];
     snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
-    const char *args[] = {id_text, status, error};
+    const char *args[] = {id_text, status, error, attempts};
     SPI_connect();
     // The run ends with the stored watermark, whatever its batches did (none may have committed).
     ExecuteAsCatalogOwner(
-        "UPDATE bulk_ingest.runs SET status = $2, error = $3, finished_at = clock_timestamp(),"
+        "UPDATE bulk_ingest.runs SET status = $2, error = $3, attempts = $4, finished_at = clock_timestamp(),"
         "       high_watermark_after = (SELECT value FROM bulk_ingest.watermarks w WHERE w.source = runs.source)"
         " WHERE id = $1::bigint",
-        3, args, false, 0);
+        4, args, false, 0);
     SPI_finish();
 }
 

@@ -49,6 +49,13 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
     decl->options = NewInMemoryContext<bulk_ingest::SourceOptions>(
         [&] { return new bulk_ingest::SourceOptions(bulk_ingest::ParseSourceOptions(row->options)); }, prefix);
 
+    if (decl->options->pagination.NeedsBodyValue() && strcmp(row->format, "ndjson") == 0) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": pagination type \"%s\" reads the next page from the response body, "
+                               "which format \"ndjson\" does not have",
+                               row->source, bulk_ingest::PaginationTypeName(decl->options->pagination.type)),
+                        errhint("Use \"link_header\", \"offset\" or \"page\" pagination with NDJSON.")));
+    }
     if (decl->options->schedule) {
         decl->schedule = pstrdup(decl->options->schedule->c_str());
         Interval *every = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(decl->schedule),

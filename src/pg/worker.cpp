@@ -15,6 +15,8 @@
 #include "pg/source_lock.h"
 #include "pg/target.h"
 #include "pg/worker.h"
+#include "core/paginator.h"
+#include "core/retry_policy.h"
 #include "core/url.h"
 
 extern "C" {
@@ -59,9 +61,10 @@ typedef struct RunState {
     const SourceRow *row;
     const Declaration *decl;
     int64 run_id;
-    int batch;                    // the batch being loaded (1-based), 0 outside batches
-    const char *page_url;         // the page being read
-    const char *start_watermark;  // the watermark the first URL is built with (NULL: none)
+    int batch;                               // the batch being loaded (1-based), 0 outside batches
+    const char *page_url;                    // the page being read
+    const char *start_watermark;             // the watermark the first URL is built with (NULL: none)
+    bulk_ingest::RetryPolicy *retry_policy;  // decides on retries of failed requests; keeps their history
     BatchSource batch_source;
     WatermarkState watermark;
 } RunState;
@@ -84,18 +87,74 @@ static void CommitTransaction() {
     pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-// Loads every batch of one page (one HTTP response); returns the URL of the next page or NULL.
-static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
+// Sleeps for ms milliseconds, or less if an interrupt (a cancel, a shutdown) arrives: that raises its error.
+static void WaitInterruptibly(int64 ms) {
+    TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+    for (;;) {
+        long left = (long)((end - GetCurrentTimestamp()) / 1000);
+        if (left <= 0) {
+            return;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+}
+
+// Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
+// 429, 5xx) after its backoff, which honours Retry-After. Returns the started stream, owned by the current memory
+// context; raises the final error (with the policy's reason) otherwise.
+static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
+    bulk_ingest::RetryPolicy *policy = run->retry_policy;
+    CallCore([&] { policy->NextRequest(); });
+    MemoryContext page_cxt = CurrentMemoryContext;
+    MemoryContext attempt_cxt = AllocSetContextCreate(page_cxt, "bulk_ingest request", ALLOCSET_SMALL_SIZES);
+    for (;;) {
+        MemoryContextSwitchTo(attempt_cxt);
+        bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
+            bulk_ingest::HttpOptions options;
+            options.should_abort = ShouldAbortTransfer;
+            return new bulk_ingest::HttpStream(url, options);
+        });
+        int64 retry_in_ms = -1;
+        CallCore([&] {
+            try {
+                stream->Start();
+                policy->OnSuccess(url);
+            } catch (const bulk_ingest::HttpError &e) {
+                bulk_ingest::RetryDecision decision = policy->OnFailure(url, e);
+                if (!decision.retry) {
+                    throw bulk_ingest::HttpError(e.status(), std::string(e.what()) + " (" + decision.reason + ")",
+                                                 e.kind());
+                }
+                retry_in_ms = decision.delay_ms;
+            }
+        });
+        MemoryContextSwitchTo(page_cxt);
+        if (retry_in_ms < 0) {
+            return stream;
+        }
+        MemoryContextReset(attempt_cxt);  // ends the failed request
+        ProgressSetPhase("waiting to retry", NULL);
+        WaitInterruptibly(retry_in_ms);
+        ProgressSetPhase("connecting", NULL);
+    }
+}
+
+// What a page told the paginator.
+typedef struct PageOutcome {
+    int64 rows;
+    char *link_header;  // all Link headers of the response, NULL when none
+} PageOutcome;
+
+// Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
+static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
+    PageOutcome outcome = {0, NULL};
     run->page_url = url;
     run->batch++;
     ProgressSetPhase("connecting", url);
-    bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
-        bulk_ingest::HttpOptions options;
-        options.should_abort = ShouldAbortTransfer;
-        return new bulk_ingest::HttpStream(url, options);
-    });
-    CallCore([&] { stream->Start(); });
+    bulk_ingest::HttpStream *stream = StartPage(run, url);
     const Declaration *decl = run->decl;
     std::vector<bool> *is_json =
         NewInMemoryContext<std::vector<bool>>([&] { return new std::vector<bool>(decl->ncolumns, false); });
@@ -109,6 +168,18 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
     source->end_of_page = false;
     source->bytes_reported = 0;
+    std::string *link = NewInMemoryContext<std::string>([] { return new std::string(); });
+    bool has_link = false;
+    CallCore([&] {
+        auto value = stream->Header("Link");
+        if (value) {
+            *link = *value;
+            has_link = true;
+        }
+    });
+    if (has_link) {
+        outcome.link_header = MemoryContextStrdup(run_cxt, link->c_str());
+    }
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
 
@@ -124,6 +195,7 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
             RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - bytes_before), watermark);
             CommitTransaction();
             run->watermark.changed = false;
+            outcome.rows += rows;
             ProgressBatchCommitted();
             if (run->slot != NULL) {
                 pg_atomic_fetch_add_u64(&run->slot->batches, 1);
@@ -136,38 +208,63 @@ static char *IngestPage(RunState *run, const char *url, Oid relid, MemoryContext
             CommitTransaction();
         }
     }
-    run->batch--;  // the batch number taken for the next load was not used by this page
-
-    char *next = NULL;
-    std::string *next_url = NewInMemoryContext<std::string>([] { return new std::string(); });
-    CallCore([&] {
-        auto link = stream->NextPageUrl();
-        if (link) {
-            *next_url = *link;
-        }
-    });
-    if (!next_url->empty()) {
-        next = MemoryContextStrdup(run_cxt, next_url->c_str());
-    }
+    run->batch--;                  // the batch number taken for the next load was not used by this page
     MemoryContextReset(page_cxt);  // ends the transfer
-    return next;
+    return outcome;
 }
 
 static void IngestSource(RunState *run, const char *first_url) {
+    MemoryContext run_cxt = CurrentMemoryContext;
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
+        [&] { return new bulk_ingest::Paginator(options->pagination, first_url, options->max_pages); });
+
     BeginTransaction("pg_bulk_ingest: preparing the target");
     Oid relid = EnsureTarget(run->decl);
     CommitTransaction();
 
-    MemoryContext page_cxt = AllocSetContextCreate(CurrentMemoryContext, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
+    MemoryContextSwitchTo(run_cxt);
     run->batch_source.decl = run->decl;
-    run->batch_source.max_rows = run->decl->options->batch_rows;
+    run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
-    char *url = pstrdup(first_url);
+    std::string *next = NewInMemoryContext<std::string>([] { return new std::string(); });
+    CallCore([&] { *next = paginator->FirstUrl(); });  // offset and page pagination add their parameters
+    char *url = pstrdup(next->c_str());
     while (url != NULL) {
-        url = IngestPage(run, url, relid, page_cxt);
+        PageOutcome page = IngestPage(run, url, relid, page_cxt);
+        bool more = false;
+        CallCore([&] {
+            bulk_ingest::PageInfo info;
+            info.url = url;
+            if (page.link_header != NULL) {
+                info.link_header = std::string(page.link_header);
+            }
+            info.records = (uint64_t)page.rows;
+            auto next_url = paginator->Next(info);
+            more = next_url.has_value();
+            if (more) {
+                *next = *next_url;
+            }
+        });
+        url = more ? pstrdup(next->c_str()) : NULL;
     }
     run->batch = 0;
     MemoryContextDelete(page_cxt);
+}
+
+// The history of the run's failed requests (and their retries), or NULL when every request succeeded at once.
+static char *AttemptsText(const RunState *run) {
+    if (run->retry_policy == NULL) {
+        return NULL;
+    }
+    std::string *text = NewInMemoryContext<std::string>([] { return new std::string(); });
+    CallCore([&] {
+        if (run->retry_policy->TotalFailures() > 0) {
+            *text = run->retry_policy->HistoryText();
+        }
+    });
+    return text->empty() ? NULL : pstrdup(text->c_str());
 }
 
 // The message recorded for a failed run: where it failed (batch, URL, line, column), then what went wrong.
@@ -242,7 +339,8 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
         if (run->row == NULL || !TryLockSource(source)) {
             FinishRun(run->run_id, "failed",
                       run->row == NULL ? "the source was unregistered before the run started"
-                                       : "another run of the source was in progress");
+                                       : "another run of the source was in progress",
+                      NULL);
             CommitTransaction();
             return false;
         }
@@ -305,6 +403,11 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         MemoryContextSwitchTo(run_cxt);
         run->decl = ResolveDeclaration(run->row);
         InitWatermark(&run->watermark, run->decl, run->row->watermark);
+        run->retry_policy = NewInMemoryContext<bulk_ingest::RetryPolicy>([&] {
+            bulk_ingest::RetryOptions retry;
+            retry.max_retries = run->decl->options->max_retries;
+            return new bulk_ingest::RetryPolicy(retry);
+        });
         const char *watermark = run->start_watermark;
         std::string *url = NewInMemoryContext<std::string>(
             [&] { return new std::string(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : "")); });
@@ -316,7 +419,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
 
         ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");
-        FinishRun(run->run_id, "succeeded", NULL);
+        FinishRun(run->run_id, "succeeded", NULL, AttemptsText(run));
         MemoryContextSwitchTo(run_cxt);
         ReportOutcome(run, true, NULL);
         CommitTransaction();
@@ -333,7 +436,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         QueryCancelPending = false;
 
         BeginTransaction("pg_bulk_ingest: recording a failed run");
-        FinishRun(run->run_id, cancelled ? "cancelled" : "failed", message);
+        FinishRun(run->run_id, cancelled ? "cancelled" : "failed", message, AttemptsText(run));
         MemoryContextSwitchTo(run_cxt);
         ReportOutcome(run, false, message);
         CommitTransaction();

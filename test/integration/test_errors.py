@@ -7,9 +7,11 @@ from server import Fault
 from testdata import ORDER_COLUMNS, closed_port, orders, tsval
 
 
-def register(db, server, name, path=None, **kw):
+def register(db, server, name, path=None, options=None, **kw):
+    # No retries: these tests are about how a failure is reported (test_retries.py covers retrying).
+    options = dict({"max_retries": 0}, **(options or {}))
     return db.register(name, server.url(path or "/%s?since={high_watermark}" % name), "public.%s" % name,
-                       ORDER_COLUMNS, high_watermark_column="updated_at", **kw)
+                       ORDER_COLUMNS, high_watermark_column="updated_at", options=options, **kw)
 
 
 def assert_names(msg, *patterns):
@@ -82,7 +84,8 @@ def test_http_500_on_a_later_page_keeps_earlier_pages(db, server):
 
 def test_connection_refused(db, server):
     port = closed_port()
-    db.register("refused", "http://127.0.0.1:%d/x?since={high_watermark}" % port, "public.refused", ORDER_COLUMNS)
+    db.register("refused", "http://127.0.0.1:%d/x?since={high_watermark}" % port, "public.refused", ORDER_COLUMNS,
+                options={"max_retries": 0})
     msg, run = db.run_fails("refused")
     assert_names(msg, r"(?i)refused|connect", r"127\.0\.0\.1:%d" % port)
     assert run["status"] == "failed" and run["rows"] == 0 and run["batches"] == 0

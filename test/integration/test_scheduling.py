@@ -430,7 +430,7 @@ def test_history_older_than_the_retention_is_pruned(bgdb, server):
 def test_a_failed_scheduled_run_does_not_stop_the_schedule(bgdb, server):
     ds = server.add_dataset("sfail", orders(range(1, 4)), page_size=100)
     ds.faults.append(Fault(status=503, body="try later\n", times=1))
-    register(bgdb, server, "sfail", options={"schedule": "1 second"})
+    register(bgdb, server, "sfail", options={"schedule": "1 second", "max_retries": 0})
 
     assert wait_for(lambda: bgdb.rows_in("public.sfail") == 3, timeout=20), bgdb.runs("sfail")
     runs = bgdb.runs("sfail")

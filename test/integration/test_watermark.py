@@ -62,7 +62,7 @@ def test_watermark_survives_between_runs_and_is_passed_in_the_url(db, server):
 def test_watermark_stays_at_last_committed_batch_when_a_later_batch_fails(db, server):
     ds = server.add_dataset("wf", orders(range(1, 7)), page_size=2)
     ds.faults.append(Fault(page=3, status=500, body="upstream exploded\n"))
-    register(db, server, "wf")
+    register(db, server, "wf", options={"max_retries": 0})
 
     msg, run = db.run_fails("wf")
     assert "500" in msg

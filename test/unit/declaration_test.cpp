@@ -80,3 +80,24 @@ TEST(CheckOneOf, NamesTheKnownValues) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SourceOptions, PaginationRetriesAndPages) {
+    auto defaults = ParseSourceOptions("{}");
+    EXPECT_EQ(defaults.pagination.type, bulk_ingest::PaginationType::kLinkHeader);  // issue 2's behaviour
+    EXPECT_EQ(defaults.max_pages, 0);
+    EXPECT_EQ(defaults.max_retries, 5);
+    auto options = ParseSourceOptions(
+        R"({"pagination": {"type": "offset", "param": "offset", "limit_param": "limit", "limit": 10},
+            "max_pages": 3, "max_retries": 0})");
+    EXPECT_EQ(options.pagination.type, bulk_ingest::PaginationType::kOffset);
+    EXPECT_EQ(options.pagination.limit, 10);
+    EXPECT_EQ(options.max_pages, 3);
+    EXPECT_EQ(options.max_retries, 0);
+    EXPECT_THROW(ParseSourceOptions(R"({"pagination": {"type": "telepathy"}})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_retries": 1000})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_pages": -1})"), Error);
+}
+
+}  // namespace

@@ -1,0 +1,94 @@
+"""Resilience of each request (issue 5): transient failures are retried with backoff, honouring Retry-After; others
+fail at once; the attempts are kept in the run's record; a cancel interrupts the wait."""
+
+import threading
+import time
+
+from server import Fault
+from testdata import ORDER_COLUMNS, closed_port, orders
+
+
+def register(db, server, name, **options):
+    return db.register(name, server.url("/%s?since={high_watermark}" % name), "public.%s" % name, ORDER_COLUMNS,
+                       high_watermark_column="updated_at", options=options)
+
+
+def test_503_then_success_is_retried_and_the_attempt_is_recorded(db, server):
+    ds = server.add_dataset("r503", orders(range(1, 5)), page_size=2)
+    ds.faults.append(Fault(page=2, status=503, body="busy\n", times=1))
+    register(db, server, "r503")
+
+    run = db.run("r503")
+    assert run["status"] == "succeeded" and run["rows"] == 4 and run["batches"] == 2
+    assert db.count("public.r503") == 4
+    pages = [r.query.get("page") for r in server.requests_for("r503")]
+    assert pages == [None, "2", "2"], pages  # page 2 asked twice, nothing else repeated
+    assert run["attempts"] is not None and "503" in run["attempts"] and "page=2" in run["attempts"]
+
+
+def test_429_retry_after_is_honoured(db, server):
+    ds = server.add_dataset("r429", orders(range(1, 3)))
+    ds.faults.append(Fault(status=429, body="slow down\n", times=1, headers={"Retry-After": "1"}))
+    register(db, server, "r429")
+
+    started = time.monotonic()
+    run = db.run("r429")
+    waited = time.monotonic() - started
+    assert run["status"] == "succeeded" and run["rows"] == 2
+    assert waited >= 0.95, "Retry-After: 1 was not honoured (%.2f s)" % waited
+    assert "429" in run["attempts"]
+
+
+def test_401_is_not_retried(db, server):
+    ds = server.add_dataset("r401", orders(range(1, 3)))
+    ds.faults.append(Fault(status=401, body="bad token\n"))
+    register(db, server, "r401")
+
+    msg, run = db.run_fails("r401")
+    assert "401" in msg and run["status"] == "failed"
+    assert len(server.requests_for("r401")) == 1  # asked once: a wrong token does not get better
+    assert db.count("public.r401") == 0
+
+
+def test_retries_are_bounded_by_max_retries(db, server):
+    port = closed_port()
+    db.register("rmax", "http://127.0.0.1:%d/x" % port, "public.rmax", ORDER_COLUMNS, options={"max_retries": 2})
+    msg, run = db.run_fails("rmax")
+    assert run["status"] == "failed"
+    assert "refused" in msg.lower() or "connect" in msg.lower()
+    lines = [l for l in (run["attempts"] or "").splitlines() if l.strip()]
+    assert len(lines) == 3, run["attempts"]  # the first request and its 2 retries
+
+
+def test_a_cancel_interrupts_the_wait_between_retries(db, server):
+    ds = server.add_dataset("rcancel", orders(range(1, 3)))
+    ds.faults.append(Fault(status=503, body="busy\n", headers={"Retry-After": "30"}))
+    register(db, server, "rcancel")
+
+    caller = db.connect()
+    pid = caller.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+    errors = []
+
+    def run():
+        try:
+            caller.execute("SELECT bulk_ingest_run('rcancel')")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not server.requests_for("rcancel") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # now waiting out Retry-After: 30
+    started = time.monotonic()
+    db.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    t.join(10)
+    assert not t.is_alive() and errors
+    assert time.monotonic() - started < 3, "the cancel did not interrupt the wait"
+    run = db.last_run("rcancel")
+    deadline = time.monotonic() + 10
+    while run["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        run = db.last_run("rcancel")
+    assert run["status"] == "cancelled", run
