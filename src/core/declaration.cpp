@@ -12,7 +12,7 @@
 
 namespace bulk_ingest {
 
-const std::vector<std::string> kFormats = {"ndjson"};
+const std::vector<std::string> kFormats = {"ndjson", "json", "csv"};
 const std::vector<std::string> kUpsertModes = {"if_primary_key", "off"};
 const std::vector<std::string> kDeleteModes = {"off"};
 
@@ -50,6 +50,45 @@ std::string DefaultPath(const std::string &name) {
         }
     }
     return path;
+}
+
+// One character of a CSV option (delimiter, quote, escape).
+char CsvCharacter(const rapidjson::Value &value, const std::string &key) {
+    if (!value.IsString() || value.GetStringLength() != 1) {
+        throw Error("options: \"csv\": \"" + key + "\" must be a string of one character");
+    }
+    return value.GetString()[0];
+}
+
+CsvReaderOptions ParseCsvOptions(const rapidjson::Value &object) {
+    if (!object.IsObject()) {
+        throw Error("options: \"csv\" must be an object such as {\"delimiter\": \";\", \"header\": true}");
+    }
+    CsvReaderOptions csv;
+    for (auto m = object.MemberBegin(); m != object.MemberEnd(); ++m) {
+        std::string key(m->name.GetString(), m->name.GetStringLength());
+        const auto &value = m->value;
+        if (key == "delimiter") {
+            csv.delimiter = CsvCharacter(value, key);
+        } else if (key == "quote") {
+            csv.quote = CsvCharacter(value, key);
+        } else if (key == "escape") {
+            csv.escape = CsvCharacter(value, key);
+        } else if (key == "null") {
+            if (!value.IsString()) {
+                throw Error("options: \"csv\": \"null\" must be a string");
+            }
+            csv.null_string.assign(value.GetString(), value.GetStringLength());
+        } else if (key == "header") {
+            if (!value.IsBool()) {
+                throw Error("options: \"csv\": \"header\" must be true or false");
+            }
+            csv.header = value.GetBool();
+        } else {
+            throw Error("options: \"csv\": unknown key \"" + key + "\"; known keys: delimiter, escape, header, null, quote");
+        }
+    }
+    return csv;
 }
 
 }  // namespace
@@ -168,6 +207,19 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             } else {
                 options.max_retries = static_cast<int>(value.GetInt64());
             }
+        } else if (key == "records_path") {
+            if (!value.IsString()) {
+                throw Error("options: \"records_path\" must be a JSON Pointer string, such as \"/data/items\"");
+            }
+            options.records_path.assign(value.GetString(), value.GetStringLength());
+            try {
+                ParseJsonPointer(options.records_path);
+            } catch (const Error &e) {
+                throw Error(std::string("options: \"records_path\": ") + e.what());
+            }
+        } else if (key == "csv") {
+            options.csv = ParseCsvOptions(value);
+            options.csv_given = true;
         } else if (key == "schedule") {
             if (!value.IsString()) {
                 throw Error("options: \"schedule\" must be an interval as a string, such as \"15 minutes\"");
@@ -175,7 +227,7 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
             throw Error("options: unknown key \"" + key +
-                        "\"; known keys: batch_rows, max_pages, max_retries, pagination, schedule");
+                        "\"; known keys: batch_rows, csv, max_pages, max_retries, pagination, records_path, schedule");
         }
     }
     return options;

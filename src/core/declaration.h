@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "columns.h"
+#include "csv_reader.h"
 #include "paginator.h"
 
 namespace bulk_ingest {
@@ -35,6 +36,9 @@ struct SourceOptions {
     PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
     int max_retries = 5;                                 // retries of one failed request
+    std::string records_path;  // json: JSON Pointer of the records array ("" = the top-level value)
+    CsvReaderOptions csv;      // csv: delimiter, quote, escape, null string, header
+    bool csv_given = false;    // options.csv was declared
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an

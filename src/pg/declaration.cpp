@@ -1,6 +1,7 @@
 #include "pg/declaration.h"
 
 #include "pg/guard.h"
+#include "core/formats.h"
 #include "core/url.h"
 
 extern "C" {
@@ -49,13 +50,6 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
     decl->options = NewInMemoryContext<bulk_ingest::SourceOptions>(
         [&] { return new bulk_ingest::SourceOptions(bulk_ingest::ParseSourceOptions(row->options)); }, prefix);
 
-    if (decl->options->pagination.NeedsBodyValue() && strcmp(row->format, "ndjson") == 0) {
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("source \"%s\": pagination type \"%s\" reads the next page from the response body, "
-                               "which format \"ndjson\" does not have",
-                               row->source, bulk_ingest::PaginationTypeName(decl->options->pagination.type)),
-                        errhint("Use \"link_header\", \"offset\" or \"page\" pagination with NDJSON.")));
-    }
     if (decl->options->schedule) {
         decl->schedule = pstrdup(decl->options->schedule->c_str());
         Interval *every = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(decl->schedule),
@@ -100,6 +94,18 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
             decl->watermark_column = i;
         }
     }
+
+    // The format's reader, built over no input, checks the column paths and the format's options now.
+    CallCore(
+        [&] {
+            std::vector<bool> is_json;
+            for (int i = 0; i < decl->ncolumns; i++) {
+                is_json.push_back(decl->columns[i].is_json);
+            }
+            bulk_ingest::ValidateRecordFormat(row->format, bulk_ingest::ToColumnSpecs(*decl->decls, is_json),
+                                              *decl->options);
+        },
+        prefix);
 
     if (row->high_watermark_column != NULL) {
         if (decl->watermark_column < 0) {

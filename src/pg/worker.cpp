@@ -9,7 +9,7 @@
 #include "pg/guard.h"
 #include "core/http_stream.h"
 #include "pg/loader.h"
-#include "core/ndjson_reader.h"
+#include "core/formats.h"
 #include "pg/run_slot.h"
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
@@ -145,12 +145,13 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
 typedef struct PageOutcome {
     int64 rows;
     char *link_header;  // all Link headers of the response, NULL when none
+    char *body_value;   // the next URL or cursor the body gave (body pagination), NULL when none
 } PageOutcome;
 
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
 static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
-    PageOutcome outcome = {0, NULL};
+    PageOutcome outcome = {0, NULL, NULL};
     run->page_url = url;
     run->batch++;
     ProgressSetPhase("connecting", url);
@@ -161,8 +162,11 @@ static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryC
     for (int i = 0; i < decl->ncolumns; i++) {
         (*is_json)[i] = decl->columns[i].is_json;
     }
-    bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::NdjsonReader>(
-        [&] { return new bulk_ingest::NdjsonReader(*stream, bulk_ingest::ToColumnSpecs(*decl->decls, *is_json)); });
+    bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
+        return bulk_ingest::MakeRecordReader(run->row->format, *stream,
+                                             bulk_ingest::ToColumnSpecs(*decl->decls, *is_json), *decl->options)
+            .release();
+    });
     BatchSource *source = &run->batch_source;
     source->reader = reader;
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
@@ -208,7 +212,21 @@ static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryC
             CommitTransaction();
         }
     }
-    run->batch--;                  // the batch number taken for the next load was not used by this page
+    run->batch--;  // the batch number taken for the next load was not used by this page
+    MemoryContextSwitchTo(page_cxt);
+    std::string *body_value = NewInMemoryContext<std::string>([] { return new std::string(); });
+    bool has_body_value = false;
+    CallCore([&] {
+        auto value = bulk_ingest::BodyPaginationValue(*reader, *decl->options);
+        if (value) {
+            *body_value = *value;
+            has_body_value = true;
+        }
+    });
+    MemoryContextSwitchTo(run_cxt);
+    if (has_body_value) {
+        outcome.body_value = pstrdup(body_value->c_str());
+    }
     MemoryContextReset(page_cxt);  // ends the transfer
     return outcome;
 }
@@ -239,6 +257,9 @@ static void IngestSource(RunState *run, const char *first_url) {
             info.url = url;
             if (page.link_header != NULL) {
                 info.link_header = std::string(page.link_header);
+            }
+            if (page.body_value != NULL) {
+                info.body_value = std::string(page.body_value);
             }
             info.records = (uint64_t)page.rows;
             auto next_url = paginator->Next(info);
@@ -283,8 +304,9 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     if (run->batch > 0) {
         appendStringInfo(&message, "batch %d (%s): ", run->batch, run->page_url);
         const BatchSource *source = &run->batch_source;
-        if (source->error_line > 0 && strncmp(edata->message, "line ", 5) != 0) {
-            appendStringInfo(&message, "line " UINT64_FORMAT, source->error_line);
+        const char *unit = bulk_ingest::PositionUnit(run->row->format);
+        if (source->error_line > 0 && strncmp(edata->message, unit, strlen(unit)) != 0) {
+            appendStringInfo(&message, "%s " UINT64_FORMAT, unit, source->error_line);
             if (source->error_column != NULL) {
                 appendStringInfo(&message, ", column \"%s\"", source->error_column);
             }

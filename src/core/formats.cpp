@@ -1,0 +1,66 @@
+#include "formats.h"
+
+#include "csv_reader.h"
+#include "error.h"
+#include "json_reader.h"
+#include "ndjson_reader.h"
+
+namespace bulk_ingest {
+
+namespace {
+
+class EmptySource final : public ByteSource {
+  public:
+    size_t Read(char *, size_t) override { return 0; }
+};
+
+}  // namespace
+
+std::unique_ptr<RecordReader> MakeRecordReader(const std::string &format, ByteSource &source,
+                                               std::vector<ColumnSpec> columns, const SourceOptions &options) {
+    if (format == "ndjson") {
+        return std::make_unique<NdjsonReader>(source, std::move(columns));
+    }
+    if (format == "json") {
+        JsonReaderOptions json;
+        json.records_path = options.records_path;
+        if (options.pagination.NeedsBodyValue()) {
+            json.metadata_paths.push_back(options.pagination.path);
+        }
+        return std::make_unique<JsonReader>(source, std::move(columns), json);
+    }
+    if (format == "csv") {
+        return std::make_unique<CsvReader>(source, std::move(columns), options.csv);
+    }
+    CheckOneOf("format", format, kFormats);
+    throw Error("format \"" + format + "\" has no reader");
+}
+
+void ValidateRecordFormat(const std::string &format, std::vector<ColumnSpec> columns, const SourceOptions &options) {
+    if (format != "json" && !options.records_path.empty()) {
+        throw Error("options: \"records_path\" applies to format \"json\" only");
+    }
+    if (format != "csv" && options.csv_given) {
+        throw Error("options: \"csv\" applies to format \"csv\" only");
+    }
+    if (format != "json" && options.pagination.NeedsBodyValue()) {
+        throw Error(std::string("pagination type \"") + PaginationTypeName(options.pagination.type) +
+                    "\" reads the next page from the response body, which needs format \"json\"; use \"link_header\", "
+                    "\"offset\" or \"page\" pagination with format \"" +
+                    format + "\"");
+    }
+    EmptySource empty;
+    MakeRecordReader(format, empty, std::move(columns), options);
+}
+
+std::optional<std::string> BodyPaginationValue(const RecordReader &reader, const SourceOptions &options) {
+    if (!options.pagination.NeedsBodyValue()) {
+        return std::nullopt;
+    }
+    const auto *json = dynamic_cast<const JsonReader *>(&reader);
+    return json ? json->Metadata(0) : std::nullopt;
+}
+
+const char *PositionUnit(const std::string &format) { return format == "json" ? "record" : "line"; }
+
+}  // namespace bulk_ingest
