@@ -85,7 +85,8 @@ CsvReaderOptions ParseCsvOptions(const rapidjson::Value &object) {
             }
             csv.header = value.GetBool();
         } else {
-            throw Error("options: \"csv\": unknown key \"" + key + "\"; known keys: delimiter, escape, header, null, quote");
+            throw Error("options: \"csv\": unknown key \"" + key +
+                        "\"; known keys: delimiter, escape, header, null, quote");
         }
     }
     return csv;

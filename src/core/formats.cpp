@@ -61,6 +61,8 @@ std::optional<std::string> BodyPaginationValue(const RecordReader &reader, const
     return json ? json->Metadata(0) : std::nullopt;
 }
 
-const char *PositionUnit(const std::string &format) { return format == "json" ? "record" : "line"; }
+const char *PositionUnit(const std::string &format) {
+    return format == "json" ? "record" : "line";
+}
 
 }  // namespace bulk_ingest

@@ -71,10 +71,10 @@ TEST(SourceOptions, BatchRows) {
 
 TEST(CheckOneOf, NamesTheKnownValues) {
     try {
-        bulk_ingest::CheckOneOf("format", "csv", bulk_ingest::kFormats);
+        bulk_ingest::CheckOneOf("format", "xml", bulk_ingest::kFormats);
         FAIL() << "expected an error";
     } catch (const Error &e) {
-        EXPECT_STREQ(e.what(), "unknown format \"csv\"; expected one of: ndjson");
+        EXPECT_STREQ(e.what(), "unknown format \"xml\"; expected one of: ndjson, json, csv");
     }
     EXPECT_NO_THROW(bulk_ingest::CheckOneOf("upsert mode", "off", bulk_ingest::kUpsertModes));
 }
