@@ -56,10 +56,21 @@ CREATE UNIQUE INDEX runs_one_active_per_source ON bulk_ingest.runs (source) WHER
 CREATE INDEX runs_finished_at_idx ON bulk_ingest.runs (finished_at);
 COMMENT ON TABLE bulk_ingest.runs IS 'History of ingest runs: status, counters, watermarks and the error of failed runs';
 
+-- Secrets referenced as {secret:name} by a source's URL and headers. Nobody but the extension's owner (and
+-- superusers) can read them: not even the source's owner, who can only set them.
+CREATE TABLE bulk_ingest.secrets (
+    source     text NOT NULL REFERENCES bulk_ingest.sources (source) ON DELETE CASCADE,
+    name       text NOT NULL CHECK (name ~ '^[A-Za-z0-9_-]{1,64}$'),
+    value      text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, name)
+);
+COMMENT ON TABLE bulk_ingest.secrets IS 'Secrets of sources, set with bulk_ingest_set_secret(); readable by superusers only';
+
 -- The catalog is written only by the extension's functions (as the extension's owner); everyone may read it.
 REVOKE ALL ON ALL TABLES IN SCHEMA bulk_ingest FROM PUBLIC;
 GRANT USAGE ON SCHEMA bulk_ingest TO PUBLIC;
-GRANT SELECT ON ALL TABLES IN SCHEMA bulk_ingest TO PUBLIC;
+GRANT SELECT ON bulk_ingest.sources, bulk_ingest.watermarks, bulk_ingest.runs TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('bulk_ingest.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('bulk_ingest.watermarks', '');
@@ -93,6 +104,13 @@ LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'bulk_ingest_run';
 COMMENT ON FUNCTION bulk_ingest_run IS
     'Ingest a source now in a background worker, one transaction per batch, and return the run''s summary';
+
+CREATE FUNCTION bulk_ingest_set_secret(source text, name text, value text)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_set_secret';
+COMMENT ON FUNCTION bulk_ingest_set_secret IS
+    'Set (or with NULL remove) a secret of a source, referenced as {secret:name} in its URL and options';
 
 CREATE FUNCTION bulk_ingest_start(source text, high_watermark text DEFAULT '__LATEST__')
 RETURNS bigint

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "json_pointer.h"
+#include "secrets.h"
 
 namespace bulk_ingest {
 
@@ -218,6 +219,37 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             } catch (const Error &e) {
                 throw Error(std::string("options: \"records_path\": ") + e.what());
             }
+        } else if (key == "headers") {
+            if (!value.IsObject()) {
+                throw Error(
+                    "options: \"headers\" must be an object such as {\"Authorization\": \"Bearer {secret:token}\"}");
+            }
+            for (auto h = value.MemberBegin(); h != value.MemberEnd(); ++h) {
+                std::string name(h->name.GetString(), h->name.GetStringLength());
+                if (!h->value.IsString()) {
+                    throw Error("options: \"headers\": the value of \"" + name + "\" must be a string");
+                }
+                if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos) {
+                    throw Error("options: \"headers\": \"" + name + "\" is not a valid header name");
+                }
+                std::string header_value(h->value.GetString(), h->value.GetStringLength());
+                if (header_value.find_first_of("\r\n") != std::string::npos) {
+                    throw Error("options: \"headers\": the value of \"" + name + "\" must be one line");
+                }
+                SecretReferences(header_value);  // checks the {secret:name} syntax
+                options.headers.emplace_back(name, header_value);
+            }
+        } else if (key == "basic_auth") {
+            auto username = value.IsObject() ? value.FindMember("username") : value.MemberEnd();
+            auto password = value.IsObject() ? value.FindMember("password") : value.MemberEnd();
+            if (!value.IsObject() || value.MemberCount() != 2 || username == value.MemberEnd() ||
+                password == value.MemberEnd() || !username->value.IsString() || !password->value.IsString()) {
+                throw Error("options: \"basic_auth\" must be {\"username\": \"...\", \"password\": \"{secret:name}\"}");
+            }
+            options.basic_auth.emplace(std::string(username->value.GetString(), username->value.GetStringLength()),
+                                       std::string(password->value.GetString(), password->value.GetStringLength()));
+            SecretReferences(options.basic_auth->first);
+            SecretReferences(options.basic_auth->second);
         } else if (key == "csv") {
             options.csv = ParseCsvOptions(value);
             options.csv_given = true;
@@ -228,7 +260,8 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
             throw Error("options: unknown key \"" + key +
-                        "\"; known keys: batch_rows, csv, max_pages, max_retries, pagination, records_path, schedule");
+                        "\"; known keys: basic_auth, batch_rows, csv, headers, max_pages, max_retries, pagination, "
+                        "records_path, schedule");
         }
     }
     return options;

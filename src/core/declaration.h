@@ -39,6 +39,10 @@ struct SourceOptions {
     std::string records_path;  // json: JSON Pointer of the records array ("" = the top-level value)
     CsvReaderOptions csv;      // csv: delimiter, quote, escape, null string, header
     bool csv_given = false;    // options.csv was declared
+    // Request headers ("Name", "value"); values may reference {secret:name}.
+    std::vector<std::pair<std::string, std::string>> headers;
+    // HTTP basic authentication (username, password); both may reference {secret:name}.
+    std::optional<std::pair<std::string, std::string>> basic_auth;
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an

@@ -232,3 +232,13 @@ char *RunRowText(int64 run_id) {
     SPI_finish();
     return text;
 }
+
+void LoadSecrets(const char *source, void (*add)(void *arg, const char *name, const char *value), void *arg) {
+    SPI_connect();
+    ExecuteAsCatalogOwner("SELECT name, value FROM bulk_ingest.secrets WHERE source = $1", 1, &source, true, 0);
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        add(arg, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+            SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+    }
+    SPI_finish();
+}

@@ -63,6 +63,9 @@ void FinishRun(int64 run_id, const char *status, const char *error, const char *
 // The run's row as the text of a record of type bulk_ingest.runs, in the caller's memory context.
 char *RunRowText(int64 run_id);
 
+// Calls add(name, value) for each secret of the source (read as the extension's owner).
+void LoadSecrets(const char *source, void (*add)(void *arg, const char *name, const char *value), void *arg);
+
 // Runs SQL with text parameters (NULL pointers are SQL NULLs) as the extension's owner. Returns SPI's result code;
 // the caller must be connected to SPI.
 int ExecuteAsCatalogOwner(const char *sql, int nargs, const char *const *args, bool read_only, long count);

@@ -2,6 +2,7 @@
 
 #include "pg/guard.h"
 #include "core/formats.h"
+#include "core/secrets.h"
 #include "core/url.h"
 
 extern "C" {
@@ -43,7 +44,12 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
     if (row->source[0] == '\0') {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a source needs a non-empty name")));
     }
-    CallCore([&] { bulk_ingest::ValidateSourceUrl(row->url); }, prefix);
+    CallCore(
+        [&] {
+            bulk_ingest::SecretReferences(row->url);  // checks the {secret:name} syntax
+            bulk_ingest::ValidateSourceUrl(row->url);
+        },
+        prefix);
     CallCore([&] { bulk_ingest::CheckOneOf("format", row->format, bulk_ingest::kFormats); }, prefix);
     CallCore([&] { bulk_ingest::CheckOneOf("upsert mode", row->upsert, bulk_ingest::kUpsertModes); }, prefix);
     CallCore([&] { bulk_ingest::CheckOneOf("delete mode", row->delete_mode, bulk_ingest::kDeleteModes); }, prefix);

@@ -156,3 +156,29 @@ BULK_INGEST_FUNCTION(bulk_ingest_progress) {
     }
     return (Datum)0;
 }
+
+BULK_INGEST_FUNCTION(bulk_ingest_set_secret) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("bulk_ingest_set_secret: source and name must not be NULL")));
+    }
+    char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    SourceRow *row = LoadSource(source, false);
+    CheckSourceOwnership(row, "set a secret of");
+    SPI_connect();
+    if (PG_ARGISNULL(2)) {
+        const char *args[] = {row->source, name};
+        ExecuteAsCatalogOwner("DELETE FROM bulk_ingest.secrets WHERE source = $1 AND name = $2", 2, args, false, 0);
+    } else {
+        // The value travels as a parameter, so it never appears in a statement's text.
+        char *value = text_to_cstring(PG_GETARG_TEXT_PP(2));
+        const char *args[] = {row->source, name, value};
+        ExecuteAsCatalogOwner(
+            "INSERT INTO bulk_ingest.secrets (source, name, value) VALUES ($1, $2, $3)"
+            " ON CONFLICT (source, name) DO UPDATE SET value = excluded.value, updated_at = now()",
+            3, args, false, 0);
+    }
+    SPI_finish();
+    PG_RETURN_VOID();
+}

@@ -17,6 +17,7 @@
 #include "pg/worker.h"
 #include "core/paginator.h"
 #include "core/retry_policy.h"
+#include "core/secrets.h"
 #include "core/url.h"
 
 extern "C" {
@@ -61,10 +62,12 @@ typedef struct RunState {
     const SourceRow *row;
     const Declaration *decl;
     int64 run_id;
-    int batch;                               // the batch being loaded (1-based), 0 outside batches
-    const char *page_url;                    // the page being read
-    const char *start_watermark;             // the watermark the first URL is built with (NULL: none)
-    bulk_ingest::RetryPolicy *retry_policy;  // decides on retries of failed requests; keeps their history
+    int batch;                                  // the batch being loaded (1-based), 0 outside batches
+    const char *page_url;                       // the page being read
+    const char *start_watermark;                // the watermark the first URL is built with (NULL: none)
+    bulk_ingest::RetryPolicy *retry_policy;     // decides on retries of failed requests; keeps their history
+    bulk_ingest::SecretMap *secrets;            // the source's secrets, for {secret:name} references
+    std::vector<std::string> *request_headers;  // options.headers and basic_auth, secrets expanded
     BatchSource batch_source;
     WatermarkState watermark;
 } RunState;
@@ -85,6 +88,16 @@ static void CommitTransaction() {
     CommitTransactionCommand();
     pgstat_report_stat(false);
     pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+// text with the source's secrets replaced by "***", in the current memory context: what may be shown or stored.
+static char *Redacted(const RunState *run, const char *text) {
+    if (run->secrets == NULL || text == NULL) {
+        return text ? pstrdup(text) : NULL;
+    }
+    std::string *redacted = NewInMemoryContext<std::string>([] { return new std::string(); });
+    CallCore([&] { *redacted = bulk_ingest::RedactSecrets(text, *run->secrets); });
+    return pstrdup(redacted->c_str());
 }
 
 // Sleeps for ms milliseconds, or less if an interrupt (a cancel, a shutdown) arrives: that raises its error.
@@ -114,6 +127,9 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
             bulk_ingest::HttpOptions options;
             options.should_abort = ShouldAbortTransfer;
+            if (run->request_headers != NULL) {
+                options.headers = *run->request_headers;
+            }
             return new bulk_ingest::HttpStream(url, options);
         });
         int64 retry_in_ms = -1;
@@ -152,9 +168,9 @@ typedef struct PageOutcome {
 static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
     PageOutcome outcome = {0, NULL, NULL};
-    run->page_url = url;
+    run->page_url = Redacted(run, url);  // what messages and the progress view show
     run->batch++;
-    ProgressSetPhase("connecting", url);
+    ProgressSetPhase("connecting", run->page_url);
     bulk_ingest::HttpStream *stream = StartPage(run, url);
     const Declaration *decl = run->decl;
     std::vector<bool> *is_json =
@@ -410,6 +426,10 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
     return true;
 }
 
+static void AddSecret(void *arg, const char *name, const char *value) {
+    CallCore([&] { (*static_cast<bulk_ingest::SecretMap *>(arg))[name] = value; });
+}
+
 static void RunSource(RunSlot *slot, int64 queued_run_id) {
     MemoryContext run_cxt = AllocSetContextCreate(TopMemoryContext, "bulk_ingest run", ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(run_cxt);
@@ -425,14 +445,34 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         MemoryContextSwitchTo(run_cxt);
         run->decl = ResolveDeclaration(run->row);
         InitWatermark(&run->watermark, run->decl, run->row->watermark);
+        run->secrets = NewInMemoryContext<bulk_ingest::SecretMap>([] { return new bulk_ingest::SecretMap(); });
+        LoadSecrets(run->row->source, AddSecret, run->secrets);
+        const bulk_ingest::SecretMap *secrets = run->secrets;
+        const bulk_ingest::SourceOptions *options = run->decl->options;
+        run->request_headers = NewInMemoryContext<std::vector<std::string>>([&] {
+            auto *headers = new std::vector<std::string>();
+            for (const auto &[name, value] : options->headers) {
+                headers->push_back(name + ": " + bulk_ingest::ExpandSecrets(value, *secrets, false));
+            }
+            if (options->basic_auth) {
+                std::string credentials = bulk_ingest::ExpandSecrets(options->basic_auth->first, *secrets, false) +
+                                          ":" +
+                                          bulk_ingest::ExpandSecrets(options->basic_auth->second, *secrets, false);
+                headers->push_back("Authorization: Basic " + bulk_ingest::Base64Encode(credentials));
+            }
+            return headers;
+        });
         run->retry_policy = NewInMemoryContext<bulk_ingest::RetryPolicy>([&] {
             bulk_ingest::RetryOptions retry;
-            retry.max_retries = run->decl->options->max_retries;
+            retry.max_retries = options->max_retries;
+            retry.redact = [secrets](const std::string &text) { return bulk_ingest::RedactSecrets(text, *secrets); };
             return new bulk_ingest::RetryPolicy(retry);
         });
         const char *watermark = run->start_watermark;
-        std::string *url = NewInMemoryContext<std::string>(
-            [&] { return new std::string(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : "")); });
+        std::string *url = NewInMemoryContext<std::string>([&] {
+            return new std::string(bulk_ingest::ExpandSecrets(
+                bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""), *run->secrets, true));
+        });
         char *first_url = pstrdup(url->c_str());
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
@@ -454,7 +494,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         FlushErrorState();
         AbortOutOfAnyTransaction();
         bool cancelled = got_sigterm || edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
-        char *message = DescribeFailure(run, edata);
+        char *message = Redacted(run, DescribeFailure(run, edata));
         QueryCancelPending = false;
 
         BeginTransaction("pg_bulk_ingest: recording a failed run");
