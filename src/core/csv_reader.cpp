@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "json_record.h"
+#include "value_format.h"
 
 namespace bulk_ingest {
 
@@ -51,6 +52,7 @@ struct CsvReader::Impl {
     CsvReaderOptions options_;
     char escape_;
     std::vector<FieldValue> fields_;
+    ValueConverter converter_;  // formats (a CSV field is never converted as an array)
     std::vector<std::string> header_;
     uint64_t record_line_ = 0;  // line where the current record starts
     uint64_t consumed_ = 0;
@@ -102,6 +104,7 @@ CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvRe
       options_(std::move(options)),
       escape_(options_.escape.value_or(options_.quote)),
       fields_(columns_.size()),
+      converter_(columns_, false),
       block_(new char[kBlockBytes]) {
     auto bad = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
     if (bad(options_.delimiter) || bad(options_.quote) || bad(escape_)) {
@@ -453,6 +456,7 @@ bool CsvReader::Impl::Next() {
             }
         }
     }
+    converter_.ApplyFormats(fields_, "line", record_line_);
     return true;
 }
 

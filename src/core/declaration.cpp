@@ -10,6 +10,7 @@
 #include "error.h"
 #include "json_pointer.h"
 #include "secrets.h"
+#include "value_format.h"
 
 namespace bulk_ingest {
 
@@ -140,6 +141,15 @@ std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json) {
                 }
                 (key == "type" ? decl.type : decl.path).assign(value.GetString(), value.GetStringLength());
                 has_path = has_path || key == "path";
+            } else if (key == "format") {
+                if (!value.IsString()) {
+                    throw Error(where + ": \"format\" must be a string, one of: " + Join(kValueFormats));
+                }
+                decl.format.assign(value.GetString(), value.GetStringLength());
+                if (!ValueFormatFromName(decl.format, &decl.value_format)) {
+                    throw Error(where + ": unknown \"format\" \"" + decl.format +
+                                "\"; known formats: " + Join(kValueFormats));
+                }
             } else if (key == "primary_key" || key == "nullable") {
                 if (!value.IsBool()) {
                     throw Error(where + ": \"" + key + "\" must be true or false");
@@ -152,7 +162,7 @@ std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json) {
                 }
             } else {
                 throw Error(where + ": unknown key \"" + key +
-                            "\"; known keys: name, type, primary_key, nullable, path");
+                            "\"; known keys: name, type, primary_key, nullable, path, format");
             }
         }
         if (decl.type.empty()) {
@@ -276,6 +286,11 @@ std::vector<ColumnSpec> ToColumnSpecs(const std::vector<ColumnDecl> &decls, cons
         spec.pointer = decls[i].pointer;
         spec.nullable = decls[i].nullable;
         spec.json = i < is_json.size() && is_json[i];
+        spec.format = decls[i].value_format;
+        if (spec.json && spec.format != ValueFormat::kNone) {
+            throw Error("column \"" + spec.name + "\": \"format\": \"" + decls[i].format +
+                        "\" does not apply to a json/jsonb column");
+        }
         specs.push_back(std::move(spec));
     }
     return specs;

@@ -23,11 +23,14 @@ struct ColumnDecl {
     bool nullable = true;              // primary key columns are never nullable
     std::string path;                  // JSON Pointer; "/<name>" (escaped) when not given
     std::vector<std::string> pointer;  // path, parsed
+    std::string format;                // "" or one of kValueFormats ("epoch", "epoch_ms", "base64"); parsed into:
+    ValueFormat value_format = ValueFormat::kNone;
 };
 
 // Parses the "columns" JSON array. Throws bulk_ingest::Error naming the offending element and key for: not an
 // array, no columns, an element that is not an object, a missing or empty name, a missing type, a key of the wrong
-// JSON type, an unknown key, an invalid JSON Pointer, a duplicate name, a primary key declared nullable.
+// JSON type, an unknown key, an invalid JSON Pointer, a duplicate name, a primary key declared nullable, an unknown
+// "format" (naming the column and the known formats).
 std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json);
 
 struct SourceOptions {
@@ -58,6 +61,8 @@ extern const std::vector<std::string> kDeleteModes;
 void CheckOneOf(const std::string &what, const std::string &value, const std::vector<std::string> &known);
 
 // The core's view of the declared columns, for a record reader. is_json[i] tells whether column i is json/jsonb.
+// Throws bulk_ingest::Error for a "format" declared on a json/jsonb column. ColumnSpec::array is left false: the
+// PostgreSQL layer sets it for array-typed columns.
 std::vector<ColumnSpec> ToColumnSpecs(const std::vector<ColumnDecl> &decls, const std::vector<bool> &is_json);
 
 }  // namespace bulk_ingest

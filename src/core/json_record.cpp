@@ -35,6 +35,7 @@
 #include <rapidjson/reader.h>
 
 #include "error.h"
+#include "value_format.h"
 
 namespace bulk_ingest {
 
@@ -311,6 +312,7 @@ struct JsonRecordParser::Impl {
     std::vector<FieldValue> fields_;
     std::vector<uint32_t> required_;  // columns with nullable = false
     const char *unit_;                // "line" or "record": how RecordErrors name the position
+    ValueConverter converter_;        // arrays of array columns, formats
 
   private:
     std::deque<Node> nodes_;
@@ -336,7 +338,7 @@ struct JsonRecordParser::Impl {
 };
 
 JsonRecordParser::Impl::Impl(std::vector<ColumnSpec> columns, const char *unit)
-    : columns_(std::move(columns)), fields_(columns_.size()), unit_(unit) {
+    : columns_(std::move(columns)), fields_(columns_.size()), unit_(unit), converter_(columns_, true) {
     for (size_t i = 0; i < columns_.size(); i++) {
         if (!columns_[i].nullable) {
             required_.push_back(static_cast<uint32_t>(i));
@@ -452,6 +454,7 @@ void JsonRecordParser::Impl::Parse(const char *text, size_t len, uint64_t positi
         }
         break;
     }
+    converter_.ApplyFormats(fields_, unit_, position_);
     for (uint32_t c : required_) {
         if (fields_[c].is_null) {
             throw RecordError(unit_, position_,
@@ -733,7 +736,21 @@ bool JsonRecordParser::Impl::StartArray() {
 }
 
 bool JsonRecordParser::Impl::EndArray(rapidjson::SizeType) {
-    return EndObject(0);
+    if (skip_depth_ > 0) {
+        skip_depth_--;
+        return true;
+    }
+    const Frame &frame = frames_.back();
+    if (!frame.node->columns.empty()) {
+        // The array's JSON text, or (array columns) the PostgreSQL array literal made of it.
+        std::string_view json(text_ + frame.start, stream_->Tell() - frame.start);
+        for (uint32_t c : frame.node->columns) {
+            fields_[c].is_null = false;
+            fields_[c].text = converter_.ConvertsArrays(c) ? converter_.ConvertArray(c, json, unit_, position_) : json;
+        }
+    }
+    frames_.pop_back();
+    return true;
 }
 JsonRecordParser::JsonRecordParser(std::vector<ColumnSpec> columns, const char *unit)
     : impl_(new Impl(std::move(columns), unit)) {

@@ -646,6 +646,43 @@ TEST(NdjsonReader, NoHeapAllocationPerRecordOnceWarmedUp) {
     }
 }
 
+TEST(NdjsonReader, NoHeapAllocationPerRecordWithValueConversions) {
+    std::vector<ColumnSpec> cols = {Col("tags", "/tags"), Col("at", "/at"), Col("ms", "/ms"), Col("blob", "/blob"),
+                                    Col("times", "/times")};
+    cols[0].array = true;
+    cols[1].format = bulk_ingest::ValueFormat::kEpoch;
+    cols[2].format = bulk_ingest::ValueFormat::kEpochMs;
+    cols[3].format = bulk_ingest::ValueFormat::kBase64;
+    cols[4].format = bulk_ingest::ValueFormat::kEpoch;
+    cols[4].array = true;
+    std::string data;
+    for (int i = 0; i < 5000; i++) {
+        data += "{\"tags\": [" + std::to_string(i) + ", null, \"a long string element, quoted \\\"" +
+                std::string(i % 40, 'x') + "\\\"\", [\"\\u00e9\"]], \"at\": 1704103200." + std::to_string(i) +
+                ", \"ms\": \"" + std::to_string(1704103200000LL + i) + "\", \"blob\": \"" +
+                std::string(4 * (i % 30), 'A') + "AQID\", \"times\": [" + std::to_string(i) + ", \"86400.25\"]}\n";
+    }
+    PieceSource source(data, {65536});
+    NdjsonReader reader(source, cols);
+    std::string row;
+    row.reserve(4096);
+    for (int i = 0; i < 1000; i++) {
+        ASSERT_TRUE(reader.Next());
+    }
+    uint64_t before = g_allocations.load();
+    size_t rows = 1000;
+    while (reader.Next()) {
+        row.clear();
+        bulk_ingest::AppendCopyRow(row, reader);
+        rows++;
+    }
+    uint64_t allocations = g_allocations.load() - before;
+    EXPECT_EQ(rows, 5000u);
+    EXPECT_EQ(allocations, 0u);
+    EXPECT_NE(row.find("{4999,NULL,\"a long string element"), std::string::npos) << row;
+    EXPECT_NE(row.find("1970-01-02T00:00:00.25Z"), std::string::npos) << row;
+}
+
 namespace {
 
 // A random JSON value, serialised with random whitespace and escapes, that knows what each pointer should give.
