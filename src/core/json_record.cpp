@@ -249,7 +249,10 @@ bool UnescapeJsonString(const char *token, size_t len, std::string *out, const c
         *error_at = static_cast<size_t>(static_cast<const char *>(memchr(token, '\0', len)) - token);
         return false;
     }
+    // RapidJSON's SSE2 scan reads 16 bytes at a time: pad the copy (with NULs, which end the text) so that it never
+    // reads past the allocation.
     std::string copy(token, len);
+    copy.append(16, '\0');
     rapidjson::StringStream stream(copy.c_str());
     rapidjson::Reader reader;
     StringCapture capture{out};

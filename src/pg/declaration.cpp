@@ -93,6 +93,7 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
         error_context_stack = callback.previous;
 
         column->is_json = IsJsonType(column->type_oid);
+        column->is_array = !column->is_json && OidIsValid(get_element_type(getBaseType(column->type_oid)));
         if (column->primary_key) {
             decl->primary_key_columns++;
         }
@@ -102,16 +103,8 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
     }
 
     // The format's reader, built over no input, checks the column paths and the format's options now.
-    CallCore(
-        [&] {
-            std::vector<bool> is_json;
-            for (int i = 0; i < decl->ncolumns; i++) {
-                is_json.push_back(decl->columns[i].is_json);
-            }
-            bulk_ingest::ValidateRecordFormat(row->format, bulk_ingest::ToColumnSpecs(*decl->decls, is_json),
-                                              *decl->options);
-        },
-        prefix);
+    CallCore([&] { bulk_ingest::ValidateRecordFormat(row->format, DeclaredColumnSpecs(decl), *decl->options); },
+             prefix);
 
     if (row->high_watermark_column != NULL) {
         if (decl->watermark_column < 0) {

@@ -19,7 +19,8 @@ typedef struct DeclaredColumn {
     int32 typmod;
     bool primary_key;
     bool nullable;
-    bool is_json;  // json or jsonb (a domain over them counts): values arrive as JSON text
+    bool is_json;   // json or jsonb (a domain over them counts): values arrive as JSON text
+    bool is_array;  // an array type (or a domain over one): JSON arrays become array literals
 } DeclaredColumn;
 
 typedef struct Declaration {
@@ -41,3 +42,17 @@ Declaration *ResolveDeclaration(const SourceRow *row);
 
 // The target's qualified name, quoted for SQL ("My Schema"."Table").
 char *QuotedTargetName(const Declaration *decl);
+
+// The core's view of the declared columns (where each value is, and how it is rendered). Core code: call it only
+// inside CallCore/NewInMemoryContext.
+inline std::vector<bulk_ingest::ColumnSpec> DeclaredColumnSpecs(const Declaration *decl) {
+    std::vector<bool> is_json;
+    for (int i = 0; i < decl->ncolumns; i++) {
+        is_json.push_back(decl->columns[i].is_json);
+    }
+    std::vector<bulk_ingest::ColumnSpec> specs = bulk_ingest::ToColumnSpecs(*decl->decls, is_json);
+    for (int i = 0; i < decl->ncolumns; i++) {
+        specs[i].array = decl->columns[i].is_array;
+    }
+    return specs;
+}

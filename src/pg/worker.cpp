@@ -173,14 +173,8 @@ static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryC
     ProgressSetPhase("connecting", run->page_url);
     bulk_ingest::HttpStream *stream = StartPage(run, url);
     const Declaration *decl = run->decl;
-    std::vector<bool> *is_json =
-        NewInMemoryContext<std::vector<bool>>([&] { return new std::vector<bool>(decl->ncolumns, false); });
-    for (int i = 0; i < decl->ncolumns; i++) {
-        (*is_json)[i] = decl->columns[i].is_json;
-    }
     bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
-        return bulk_ingest::MakeRecordReader(run->row->format, *stream,
-                                             bulk_ingest::ToColumnSpecs(*decl->decls, *is_json), *decl->options)
+        return bulk_ingest::MakeRecordReader(run->row->format, *stream, DeclaredColumnSpecs(decl), *decl->options)
             .release();
     });
     BatchSource *source = &run->batch_source;
