@@ -8,11 +8,15 @@ CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
+EXTRA_CLEAN = $(OBJS:.o=.d)
+
 REGRESS = catalog registration
 REGRESS_OPTS = --load-extension=pg_bulk_ingest
 
 WARNINGS = -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
-PG_CXXFLAGS = -std=c++17 $(WARNINGS) -Isrc $(shell pkg-config --cflags libcurl)
+# -MMD -MP: PGXS tracks no header dependencies of C++ files; without them a changed header leaves objects built
+# against its old layout.
+PG_CXXFLAGS = -std=c++17 $(WARNINGS) -Isrc -MMD -MP $(shell pkg-config --cflags libcurl)
 SHLIB_LINK = $(shell pkg-config --libs libcurl) -lstdc++
 
 PG_CONFIG ?= pg_config
@@ -21,3 +25,5 @@ include $(PGXS)
 
 # Debian's PGXS also emits LLVM bitcode with clang and no -std: give it the same language level.
 BITCODE_CXXFLAGS += -std=c++17 -Wno-register -Isrc
+
+-include $(OBJS:.o=.d)

@@ -209,6 +209,15 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             rapidjson::Writer<rapidjson::StringBuffer> writer(text);
             value.Accept(writer);
             options.pagination = ParsePagination(text.GetString());
+        } else if (key == "connect_timeout_ms" || key == "timeout_ms" || key == "max_response_bytes") {
+            if (!value.IsInt64() || value.GetInt64() < 0 || (key == "connect_timeout_ms" && value.GetInt64() == 0)) {
+                throw Error("options: \"" + key + "\" must be a " +
+                            (key == "connect_timeout_ms" ? "positive" : "non-negative (0: no limit)") + " integer");
+            }
+            int64_t &field = key == "connect_timeout_ms" ? options.connect_timeout_ms
+                             : key == "timeout_ms"       ? options.timeout_ms
+                                                         : options.max_response_bytes;
+            field = value.GetInt64();
         } else if (key == "max_pages" || key == "max_retries") {
             if (!value.IsInt64() || value.GetInt64() < 0 || (key == "max_retries" && value.GetInt64() > 100)) {
                 throw Error("options: \"" + key + "\" must be an integer from 0 to " +
@@ -270,8 +279,8 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
             throw Error("options: unknown key \"" + key +
-                        "\"; known keys: basic_auth, batch_rows, csv, headers, max_pages, max_retries, pagination, "
-                        "records_path, schedule");
+                        "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, max_pages, "
+                        "max_response_bytes, max_retries, pagination, records_path, schedule, timeout_ms");
         }
     }
     return options;

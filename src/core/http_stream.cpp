@@ -551,7 +551,15 @@ size_t HttpStream::Read(char *buf, size_t max) {
         return 0;
     }
     try {
-        return impl_->DoRead(buf, max);
+        size_t n = impl_->DoRead(buf, max);
+        uint64_t limit = impl_->options.max_body_bytes;
+        if (limit > 0 && impl_->body_read > limit) {
+            throw HttpError(impl_->status,
+                            "the response from \"" + impl_->url + "\" is larger than the maximum of " +
+                                std::to_string(limit) + " bytes (options.max_response_bytes)",
+                            HttpErrorKind::kOther);
+        }
+        return n;
     } catch (...) {
         impl_->failure = std::current_exception();
         throw;

@@ -22,6 +22,7 @@ struct HttpOptions {
     long low_speed_timeout_s = 60;       // abort when under 1 byte/s for this long (a stalled server)
     long total_timeout_ms = 0;           // the whole transfer; 0 = no limit (large downloads)
     long abort_check_interval_ms = 100;  // how often should_abort is asked while waiting for the network
+    uint64_t max_body_bytes = 0;         // a longer response body is an HttpError (not retried); 0 = no limit
     std::string user_agent = "pg_bulk_ingest";
     std::function<bool()> should_abort;  // returns true to stop: Read()/Start() then throw Interrupted
 };

@@ -5,4 +5,9 @@ extern char *bulk_ingest_database_name;    // bulk_ingest.database_name: the dat
 extern int bulk_ingest_max_workers;        // bulk_ingest.max_workers: runs the launcher runs at once
 extern int bulk_ingest_history_retention;  // bulk_ingest.history_retention, seconds: finished runs kept this long
 
+// Superuser limits on what a source's options may ask of a request (0: no limit).
+extern int bulk_ingest_connect_timeout_limit;  // bulk_ingest.connect_timeout_limit, ms
+extern int bulk_ingest_request_timeout_limit;  // bulk_ingest.request_timeout_limit, ms
+extern int bulk_ingest_response_size_limit;    // bulk_ingest.response_size_limit, kB
+
 void DefineSettings(void);

@@ -11,6 +11,7 @@
 #include "pg/loader.h"
 #include "core/formats.h"
 #include "pg/run_slot.h"
+#include "pg/settings.h"
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
 #include "pg/target.h"
@@ -100,6 +101,14 @@ static char *Redacted(const RunState *run, const char *text) {
     return pstrdup(redacted->c_str());
 }
 
+// A source's value (0: unlimited) bounded by a superuser limit (0: none).
+static int64 Bounded(int64 value, int64 limit) {
+    if (limit <= 0) {
+        return value;
+    }
+    return value <= 0 ? limit : Min(value, limit);
+}
+
 // Sleeps for ms milliseconds, or less if an interrupt (a cancel, a shutdown) arrives: that raises its error.
 static void WaitInterruptibly(int64 ms) {
     TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
@@ -130,6 +139,11 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
             if (run->request_headers != NULL) {
                 options.headers = *run->request_headers;
             }
+            const bulk_ingest::SourceOptions *declared = run->decl->options;
+            options.connect_timeout_ms = (long)Bounded(declared->connect_timeout_ms, bulk_ingest_connect_timeout_limit);
+            options.total_timeout_ms = (long)Bounded(declared->timeout_ms, bulk_ingest_request_timeout_limit);
+            options.max_body_bytes = (uint64_t)Bounded(declared->max_response_bytes,
+                                                       (int64)bulk_ingest_response_size_limit * 1024);
             return new bulk_ingest::HttpStream(url, options);
         });
         int64 retry_in_ms = -1;

@@ -25,6 +25,7 @@
 
 #include "error.h"
 #include "http_stream.h"
+#include "retry_policy.h"
 
 using bulk_ingest::HttpError;
 using bulk_ingest::HttpOptions;
@@ -838,6 +839,32 @@ TEST(HttpStream, AnErrorStatusWithoutRetryAfter) {
         EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kStatus);
         EXPECT_FALSE(e.retry_after().has_value());
     }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(HttpStream, ABodyOverTheMaximumSizeIsAnErrorThatIsNotRetried) {
+    const std::string body = NumberedLines(5000);  // ~150 KB
+    TestServer server([&](const Exchange &ex) { ex.Send(Response(200, "OK", {}, body)); });
+    HttpOptions options = QuickOptions();
+    options.max_body_bytes = 50000;
+    HttpStream stream(server.Url("/big"), options);
+    ReadResult result = ReadAll(stream, 4096);
+    EXPECT_NE(result.error.find("larger than the maximum of 50000 bytes"), std::string::npos) << result.error;
+    EXPECT_LE(result.body.size(), 50000u + CURL_MAX_WRITE_SIZE);  // stopped at the first chunk over the limit
+    try {
+        stream.Read(nullptr, 1);
+        FAIL() << "the failure must stick";
+    } catch (const bulk_ingest::HttpError &e) {
+        EXPECT_FALSE(bulk_ingest::RetryPolicy::IsRetryable(e.status(), e.kind()));
+    }
+
+    HttpOptions roomy = QuickOptions();
+    roomy.max_body_bytes = body.size();  // exactly the size is allowed
+    HttpStream fits(server.Url("/big"), roomy);
+    EXPECT_EQ(ReadAll(fits, 4096).body, body);
 }
 
 }  // namespace
