@@ -37,7 +37,7 @@ CREATE TABLE bulk_ingest.runs (
     id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source                text NOT NULL,
     status                text NOT NULL DEFAULT 'running'
-                          CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')),
+                          CHECK (status IN ('queued', 'running', 'succeeded', 'unchanged', 'failed', 'cancelled', 'skipped')),
     started_at            timestamptz NOT NULL DEFAULT now(),
     finished_at           timestamptz,
     batches               integer NOT NULL DEFAULT 0,

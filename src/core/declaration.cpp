@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <set>
 
 #include "error.h"
@@ -218,6 +219,19 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                              : key == "timeout_ms"       ? options.timeout_ms
                                                          : options.max_response_bytes;
             field = value.GetInt64();
+        } else if (key == "high_watermark_path") {
+            std::string path = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
+            std::string lower = path;
+            for (char &c : lower) {
+                c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+            }
+            if (lower == "header:etag") {
+                options.high_watermark_header = "ETag";
+            } else if (lower == "header:last-modified") {
+                options.high_watermark_header = "Last-Modified";
+            } else {
+                throw Error("options: \"high_watermark_path\" must be \"header:ETag\" or \"header:Last-Modified\"");
+            }
         } else if (key == "max_pages" || key == "max_retries") {
             if (!value.IsInt64() || value.GetInt64() < 0 || (key == "max_retries" && value.GetInt64() > 100)) {
                 throw Error("options: \"" + key + "\" must be an integer from 0 to " +
@@ -278,9 +292,10 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             }
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
-            throw Error("options: unknown key \"" + key +
-                        "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, max_pages, "
-                        "max_response_bytes, max_retries, pagination, records_path, schedule, timeout_ms");
+            throw Error(
+                "options: unknown key \"" + key +
+                "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, high_watermark_path, "
+                "max_pages, max_response_bytes, max_retries, pagination, records_path, schedule, timeout_ms");
         }
     }
     return options;

@@ -39,9 +39,12 @@ struct SourceOptions {
     PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
     int max_retries = 5;                                 // retries of one failed request
-    int64_t connect_timeout_ms = 10000;  // connecting to the server, TLS included
-    int64_t timeout_ms = 0;              // a whole request, body included; 0 = none (a stalled one still fails)
-    int64_t max_response_bytes = 0;      // the largest response body accepted; 0 = no limit
+    int64_t connect_timeout_ms = 10000;                  // connecting to the server, TLS included
+    int64_t timeout_ms = 0;          // a whole request, body included; 0 = none (a stalled one still fails)
+    int64_t max_response_bytes = 0;  // the largest response body accepted; 0 = no limit
+    // "ETag" or "Last-Modified": the watermark is that response header, sent back as If-None-Match or
+    // If-Modified-Since so that an unchanged source answers 304 ("" = the watermark is a column's maximum).
+    std::string high_watermark_header;
     std::string records_path;  // json: JSON Pointer of the records array ("" = the top-level value)
     CsvReaderOptions csv;      // csv: delimiter, quote, escape, null string, header
     bool csv_given = false;    // options.csv was declared

@@ -197,13 +197,19 @@ void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, cons
         "       high_watermark_after = coalesce($4, high_watermark_after)"
         " WHERE id = $1::bigint",
         4, run_args, false, 0);
+    SPI_finish();
     if (new_watermark != NULL) {
-        const char *wm_args[] = {source, new_watermark};
-        ExecuteAsCatalogOwner(
-            "INSERT INTO bulk_ingest.watermarks AS w (source, value) VALUES ($1, $2)"
-            " ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = now()",
-            2, wm_args, false, 0);
+        StoreWatermark(source, new_watermark);
     }
+}
+
+void StoreWatermark(const char *source, const char *value) {
+    const char *args[] = {source, value};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "INSERT INTO bulk_ingest.watermarks AS w (source, value) VALUES ($1, $2)"
+        " ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = now()",
+        2, args, false, 0);
     SPI_finish();
 }
 

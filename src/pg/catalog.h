@@ -56,6 +56,9 @@ void SetRunStartWatermark(int64 run_id, const char *high_watermark_before);
 // transaction: the caller commits them together with the batch's rows.
 void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, const char *new_watermark);
 
+// Stores the source's watermark (in the current transaction).
+void StoreWatermark(const char *source, const char *value);
+
 // Ends the run with status ('succeeded', 'failed' or 'cancelled'); error may be NULL, and so may attempts (the
 // history of failed requests and their retries).
 void FinishRun(int64 run_id, const char *status, const char *error, const char *attempts);

@@ -106,6 +106,12 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
     CallCore([&] { bulk_ingest::ValidateRecordFormat(row->format, DeclaredColumnSpecs(decl), *decl->options); },
              prefix);
 
+    if (row->high_watermark_column != NULL && !decl->options->high_watermark_header.empty()) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": declare either high_watermark_column or options.high_watermark_path, "
+                               "not both",
+                               row->source)));
+    }
     if (row->high_watermark_column != NULL) {
         if (decl->watermark_column < 0) {
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),

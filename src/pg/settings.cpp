@@ -30,14 +30,12 @@ void DefineSettings(void) {
                             "Longest connect timeout a source may ask for (options.connect_timeout_ms).", NULL,
                             &bulk_ingest_connect_timeout_limit, 60000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL,
                             NULL);
-    DefineCustomIntVariable("bulk_ingest.request_timeout_limit",
-                            "Longest time one request may take, whatever options.timeout_ms says.",
-                            "0: no limit (stalled transfers still fail after 60 s without data).",
-                            &bulk_ingest_request_timeout_limit, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL,
-                            NULL);
+    DefineCustomIntVariable(
+        "bulk_ingest.request_timeout_limit", "Longest time one request may take, whatever options.timeout_ms says.",
+        "0: no limit (stalled transfers still fail after 60 s without data).", &bulk_ingest_request_timeout_limit, 0, 0,
+        INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
     DefineCustomIntVariable("bulk_ingest.response_size_limit",
-                            "Largest response body accepted, whatever options.max_response_bytes says.",
-                            "0: no limit.", &bulk_ingest_response_size_limit, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB,
-                            NULL, NULL, NULL);
+                            "Largest response body accepted, whatever options.max_response_bytes says.", "0: no limit.",
+                            &bulk_ingest_response_size_limit, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
     MarkGUCPrefixReserved("bulk_ingest");
 }

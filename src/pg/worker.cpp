@@ -69,6 +69,9 @@ typedef struct RunState {
     bulk_ingest::RetryPolicy *retry_policy;     // decides on retries of failed requests; keeps their history
     bulk_ingest::SecretMap *secrets;            // the source's secrets, for {secret:name} references
     std::vector<std::string> *request_headers;  // options.headers and basic_auth, secrets expanded
+    const char *conditional_header;  // If-None-Match/If-Modified-Since for the first page (header watermarks)
+    char *header_watermark;          // the first page's ETag/Last-Modified, stored when the run succeeds
+    bool unchanged;                  // the first page answered 304 Not Modified
     BatchSource batch_source;
     WatermarkState watermark;
 } RunState;
@@ -126,7 +129,9 @@ static void WaitInterruptibly(int64 ms) {
 // Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
 // 429, 5xx) after its backoff, which honours Retry-After. Returns the started stream, owned by the current memory
 // context; raises the final error (with the policy's reason) otherwise.
+// Returns NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
 static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
+    const char *conditional = run->batch == 1 ? run->conditional_header : NULL;
     bulk_ingest::RetryPolicy *policy = run->retry_policy;
     CallCore([&] { policy->NextRequest(); });
     MemoryContext page_cxt = CurrentMemoryContext;
@@ -139,11 +144,14 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
             if (run->request_headers != NULL) {
                 options.headers = *run->request_headers;
             }
+            if (conditional != NULL) {
+                options.headers.push_back(conditional);
+            }
             const bulk_ingest::SourceOptions *declared = run->decl->options;
             options.connect_timeout_ms = (long)Bounded(declared->connect_timeout_ms, bulk_ingest_connect_timeout_limit);
             options.total_timeout_ms = (long)Bounded(declared->timeout_ms, bulk_ingest_request_timeout_limit);
-            options.max_body_bytes = (uint64_t)Bounded(declared->max_response_bytes,
-                                                       (int64)bulk_ingest_response_size_limit * 1024);
+            options.max_body_bytes =
+                (uint64_t)Bounded(declared->max_response_bytes, (int64)bulk_ingest_response_size_limit * 1024);
             return new bulk_ingest::HttpStream(url, options);
         });
         int64 retry_in_ms = -1;
@@ -152,6 +160,10 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
                 stream->Start();
                 policy->OnSuccess(url);
             } catch (const bulk_ingest::HttpError &e) {
+                if (conditional != NULL && e.status() == 304) {
+                    retry_in_ms = -2;  // not modified since the stored watermark
+                    return;
+                }
                 bulk_ingest::RetryDecision decision = policy->OnFailure(url, e);
                 if (!decision.retry) {
                     throw bulk_ingest::HttpError(e.status(), std::string(e.what()) + " (" + decision.reason + ")",
@@ -161,6 +173,10 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
             }
         });
         MemoryContextSwitchTo(page_cxt);
+        if (retry_in_ms == -2) {
+            run->unchanged = true;
+            return NULL;
+        }
         if (retry_in_ms < 0) {
             return stream;
         }
@@ -187,6 +203,20 @@ static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryC
     ProgressSetPhase("connecting", run->page_url);
     bulk_ingest::HttpStream *stream = StartPage(run, url);
     const Declaration *decl = run->decl;
+    if (stream == NULL) {
+        run->batch--;
+        MemoryContextSwitchTo(run_cxt);
+        MemoryContextReset(page_cxt);
+        return outcome;
+    }
+    const std::string &watermark_header = decl->options->high_watermark_header;
+    if (!watermark_header.empty() && run->header_watermark == NULL) {
+        std::string *value = NewInMemoryContext<std::string>([] { return new std::string(); });
+        CallCore([&] { *value = stream->Header(watermark_header).value_or(""); });
+        if (!value->empty()) {
+            run->header_watermark = MemoryContextStrdup(run_cxt, value->c_str());
+        }
+    }
     bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
         return bulk_ingest::MakeRecordReader(run->row->format, *stream, DeclaredColumnSpecs(decl), *decl->options)
             .release();
@@ -275,6 +305,9 @@ static void IngestSource(RunState *run, const char *first_url) {
     char *url = pstrdup(next->c_str());
     while (url != NULL) {
         PageOutcome page = IngestPage(run, url, relid, page_cxt);
+        if (run->unchanged) {
+            break;
+        }
         bool more = false;
         CallCore([&] {
             bulk_ingest::PageInfo info;
@@ -470,6 +503,11 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
             }
             return headers;
         });
+        if (!options->high_watermark_header.empty() && run->start_watermark != NULL) {
+            run->conditional_header =
+                psprintf("%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since",
+                         run->start_watermark);
+        }
         run->retry_policy = NewInMemoryContext<bulk_ingest::RetryPolicy>([&] {
             bulk_ingest::RetryOptions retry;
             retry.max_retries = options->max_retries;
@@ -489,7 +527,11 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
 
         ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");
-        FinishRun(run->run_id, "succeeded", NULL, AttemptsText(run));
+        // A source versioned by a header is up to date only once the whole run succeeded.
+        if (run->header_watermark != NULL) {
+            StoreWatermark(run->row->source, run->header_watermark);
+        }
+        FinishRun(run->run_id, run->unchanged ? "unchanged" : "succeeded", NULL, AttemptsText(run));
         MemoryContextSwitchTo(run_cxt);
         ReportOutcome(run, true, NULL);
         CommitTransaction();
