@@ -1,6 +1,7 @@
 #include "pg/loader.h"
 
 #include "core/copy_text.h"
+#include "core/error.h"
 #include "pg/guard.h"
 #include "pg/shared_state.h"
 #include "pg/target.h"
@@ -114,7 +115,15 @@ static bool NextRow(CopyFeed *f) {
             bulk_ingest::RecordReader &reader = *source->reader;
             std::string &buffer = *source->row_buffer;
             buffer.clear();
-            have_row = reader.Next();
+            try {
+                have_row = reader.Next();
+            } catch (const bulk_ingest::HttpError &e) {
+                source->http_failed = true;
+                source->http_status = e.status();
+                source->http_kind = static_cast<int>(e.kind());
+                strlcpy(source->http_message, e.what(), sizeof(source->http_message));
+                throw;
+            }
             if (!have_row) {
                 return;
             }
@@ -266,6 +275,7 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     source->row_buffer->clear();
     source->error_line = 0;
     source->error_column = NULL;
+    source->http_failed = false;
 
     if (feed != NULL) {
         elog(ERROR, "pg_bulk_ingest: a batch is already being loaded in this backend");

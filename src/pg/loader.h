@@ -40,6 +40,11 @@ typedef struct BatchSource {
     bool end_of_page;  // set when the reader reached the end of the response
     WatermarkState *watermark;
     uint64 bytes_reported;  // bytes of the response already counted in the progress slot
+    // Set when the batch failed because the HTTP transfer broke (so that the page may be retried).
+    bool http_failed;
+    long http_status;
+    int http_kind;  // a bulk_ingest::HttpErrorKind
+    char http_message[1024];
     // Where an error happened, for the run's error message (0 / NULL when unknown).
     uint64 error_line;
     const char *error_column;

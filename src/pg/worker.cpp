@@ -58,6 +58,13 @@ static void HandleSigterm(SIGNAL_ARGS) {
     errno = save_errno;
 }
 
+// What a page told the paginator.
+typedef struct PageOutcome {
+    int64 rows;
+    char *link_header;  // all Link headers of the response, NULL when none
+    char *body_value;   // the next URL or cursor the body gave (body pagination), NULL when none
+} PageOutcome;
+
 typedef struct RunState {
     RunSlot *slot;
     const SourceRow *row;
@@ -72,6 +79,9 @@ typedef struct RunState {
     const char *conditional_header;  // If-None-Match/If-Modified-Since for the first page (header watermarks)
     char *header_watermark;          // the first page's ETag/Last-Modified, stored when the run succeeds
     bool unchanged;                  // the first page answered 304 Not Modified
+    int64 page_rows;                 // rows of the current page committed so far
+    int64 page_retry_ms;             // >= 0: the page broke off mid-body and is retried after this long
+    PageOutcome page_outcome;        // what the current page told the paginator
     BatchSource batch_source;
     WatermarkState watermark;
 } RunState;
@@ -187,15 +197,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     }
 }
 
-// What a page told the paginator.
-typedef struct PageOutcome {
-    int64 rows;
-    char *link_header;  // all Link headers of the response, NULL when none
-    char *body_value;   // the next URL or cursor the body gave (body pagination), NULL when none
-} PageOutcome;
-
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
-static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
+static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
     PageOutcome outcome = {0, NULL, NULL};
     run->page_url = Redacted(run, url);  // what messages and the progress view show
@@ -254,6 +257,7 @@ static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryC
             CommitTransaction();
             run->watermark.changed = false;
             outcome.rows += rows;
+            run->page_rows += rows;
             ProgressBatchCommitted();
             if (run->slot != NULL) {
                 pg_atomic_fetch_add_u64(&run->slot->batches, 1);
@@ -283,6 +287,64 @@ static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryC
     }
     MemoryContextReset(page_cxt);  // ends the transfer
     return outcome;
+}
+
+// Decides, inside the error handler of a failed page, whether the failure is a transfer that broke off mid-body
+// before any batch of the page committed, and the retry policy allows another try. Must not raise errors.
+static bool ShouldRetryPage(RunState *run, const char *url) {
+    const BatchSource *source = &run->batch_source;
+    if (!source->http_failed || run->page_rows > 0 || run->retry_policy == NULL) {
+        return false;
+    }
+    int64 delay = -1;
+    pg_bulk_ingest::CoreFailure failure;
+    bool ok = pg_bulk_ingest::TryCore(
+        [&] {
+            bulk_ingest::RetryDecision decision = run->retry_policy->OnFailure(
+                url, source->http_status, static_cast<bulk_ingest::HttpErrorKind>(source->http_kind),
+                source->http_message);
+            delay = decision.retry ? decision.delay_ms : -1;
+        },
+        &failure);
+    run->page_retry_ms = ok ? delay : -1;
+    return run->page_retry_ms >= 0;
+}
+
+// Loads one page; a transfer that breaks off in the middle of the body is retried from the start of the page
+// (its batch in flight rolled back), as long as no batch of the page has committed: re-reading it then would load
+// committed rows twice.
+static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
+    MemoryContext run_cxt = CurrentMemoryContext;
+    int first_batch = run->batch;
+    for (;;) {
+        run->page_rows = 0;
+        run->page_retry_ms = -1;
+        PG_TRY();
+        { run->page_outcome = IngestPageOnce(run, url, relid, page_cxt); }
+        PG_CATCH();
+        {
+            if (!ShouldRetryPage(run, url)) {
+                PG_RE_THROW();
+            }
+            MemoryContextSwitchTo(run_cxt);
+            FlushErrorState();
+            AbortCurrentTransaction();
+            MemoryContextSwitchTo(run_cxt);
+            MemoryContextReset(page_cxt);  // ends the broken transfer
+        }
+        PG_END_TRY();
+        if (run->page_retry_ms < 0) {
+            return run->page_outcome;
+        }
+        run->batch = first_batch;
+        ereport(
+            LOG,
+            (errmsg("pg_bulk_ingest: source \"%s\": the transfer of %s broke off; retrying the page in " INT64_FORMAT
+                    " ms",
+                    run->row->source, run->page_url, run->page_retry_ms)));
+        ProgressSetPhase("waiting to retry", NULL);
+        WaitInterruptibly(run->page_retry_ms);
+    }
 }
 
 static void IngestSource(RunState *run, const char *first_url) {

@@ -92,3 +92,28 @@ def test_a_cancel_interrupts_the_wait_between_retries(db, server):
         time.sleep(0.05)
         run = db.last_run("rcancel")
     assert run["status"] == "cancelled", run
+
+
+def test_a_body_cut_short_is_retried_from_the_start_of_the_page(db, server):
+    ds = server.add_dataset("rcut", orders(range(1, 7)), page_size=3)
+    ds.faults.append(Fault(page=2, close_after=2, times=1))
+    register(db, server, "rcut", max_retries=2)
+
+    run = db.run("rcut")
+    assert run["status"] == "succeeded" and run["rows"] == 6 and run["batches"] == 2
+    assert [r.query.get("page") for r in server.requests_for("rcut")] == [None, "2", "2"]
+    assert db.count("public.rcut") == 6  # the broken attempt left nothing
+    assert "page=2" in run["attempts"]
+
+
+def test_a_page_with_committed_batches_is_not_read_twice(db, server):
+    # Batches of 1 row: the first rows of page 1 are committed before the transfer breaks, so reading the page again
+    # would load them twice (with appends): the run fails instead, keeping what committed.
+    ds = server.add_dataset("rpart", orders(range(1, 5)), page_size=10)
+    ds.faults.append(Fault(page=1, close_after=2, times=1))
+    db.register("rpart", server.url("/rpart"), "public.rpart", ORDER_COLUMNS, upsert="off",
+                high_watermark_column="updated_at", options={"batch_rows": 1, "max_retries": 3})
+    msg, run = db.run_fails("rpart")
+    assert run["status"] == "failed" and run["batches"] == 2
+    assert db.count("public.rpart") == 2
+    assert len(server.requests_for("rpart")) == 1
