@@ -9,6 +9,7 @@
 #include "pg/guard.h"
 #include "core/http_stream.h"
 #include "pg/loader.h"
+#include "core/charset.h"
 #include "core/formats.h"
 #include "pg/run_slot.h"
 #include "pg/settings.h"
@@ -220,8 +221,22 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, Mem
             run->header_watermark = MemoryContextStrdup(run_cxt, value->c_str());
         }
     }
+    // A body declared in another charset (Content-Type: ...; charset=latin1) is converted to UTF-8 as it streams.
+    bulk_ingest::ByteSource *body = stream;
+    std::string *charset = NewInMemoryContext<std::string>([] { return new std::string(); });
+    CallCore([&] {
+        auto content_type = stream->Header("Content-Type");
+        auto declared = content_type ? bulk_ingest::CharsetFromContentType(*content_type) : std::nullopt;
+        if (declared && !bulk_ingest::IsUtf8Charset(*declared)) {
+            *charset = *declared;
+        }
+    });
+    if (!charset->empty()) {
+        body = NewInMemoryContext<bulk_ingest::TranscodingSource>(
+            [&] { return new bulk_ingest::TranscodingSource(*stream, *charset); });
+    }
     bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
-        return bulk_ingest::MakeRecordReader(run->row->format, *stream, DeclaredColumnSpecs(decl), *decl->options)
+        return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options)
             .release();
     });
     BatchSource *source = &run->batch_source;

@@ -100,3 +100,27 @@ def test_csv_empty_unquoted_field_is_an_empty_string_when_a_null_string_is_decla
     db.run("csv4")
     rows = db.query("SELECT id, name FROM public.csv4 ORDER BY id")
     assert [(r["id"], r["name"]) for r in rows] == [(1, ""), (2, None)]
+
+
+def test_a_declared_charset_is_converted_to_utf8(db, server):
+    body = '{"id": 1, "name": "Café Müller"}\n{"id": 2, "name": "€uro"}\n'
+    server.add_route("/latin", body.encode("cp1252"), content_type="application/x-ndjson; charset=windows-1252")
+    db.register("latin", server.url("/latin"), "public.latin", COLUMNS[:2])
+    db.run("latin")
+    assert [r["name"] for r in db.query("SELECT name FROM public.latin ORDER BY id")] == ["Café Müller", "€uro"]
+
+
+def test_invalid_utf8_names_the_line(db, server):
+    server.add_route("/badutf", b'{"id": 1, "name": "ok"}\n{"id": 2, "name": "caf\xe9"}\n')
+    db.register("badutf", server.url("/badutf"), "public.badutf", COLUMNS[:2])
+    with pytest.raises(psycopg.Error) as e:
+        db.run("badutf")
+    assert "line 2" in str(e.value) and "UTF-8" in str(e.value), str(e.value)
+    assert db.count("public.badutf") == 0
+
+
+def test_an_unknown_charset_is_a_clear_error(db, server):
+    server.add_route("/klingon", b'{"id": 1}\n', content_type="application/x-ndjson; charset=klingon-8")
+    db.register("klingon", server.url("/klingon"), "public.klingon", COLUMNS[:1])
+    with pytest.raises(psycopg.Error, match="unknown charset"):
+        db.run("klingon")
