@@ -56,8 +56,8 @@ CREATE UNIQUE INDEX runs_one_active_per_source ON bulk_ingest.runs (source) WHER
 CREATE INDEX runs_finished_at_idx ON bulk_ingest.runs (finished_at);
 COMMENT ON TABLE bulk_ingest.runs IS 'History of ingest runs: status, counters, watermarks and the error of failed runs';
 
--- Secrets referenced as {secret:name} by a source's URL and headers. Nobody but the extension's owner (and
--- superusers) can read them: not even the source's owner, who can only set them.
+-- Secrets referenced as {secret:name} by a source's URL and headers. Only the extension's functions read the table:
+-- the source's owner sets and reads its secrets through bulk_ingest_set_secret/bulk_ingest_get_secret.
 CREATE TABLE bulk_ingest.secrets (
     source     text NOT NULL REFERENCES bulk_ingest.sources (source) ON DELETE CASCADE,
     name       text NOT NULL CHECK (name ~ '^[A-Za-z0-9_-]{1,64}$'),
@@ -111,6 +111,13 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'bulk_ingest_set_secret';
 COMMENT ON FUNCTION bulk_ingest_set_secret IS
     'Set (or with NULL remove) a secret of a source, referenced as {secret:name} in its URL and options';
+
+CREATE FUNCTION bulk_ingest_get_secret(source text, name text)
+RETURNS text
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_get_secret';
+COMMENT ON FUNCTION bulk_ingest_get_secret IS
+    'The value of a secret of a source (NULL when not set); for the source''s owner, its members and superusers';
 
 CREATE FUNCTION bulk_ingest_start(source text, high_watermark text DEFAULT '__LATEST__')
 RETURNS bigint

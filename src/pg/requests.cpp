@@ -182,3 +182,23 @@ BULK_INGEST_FUNCTION(bulk_ingest_set_secret) {
     SPI_finish();
     PG_RETURN_VOID();
 }
+
+BULK_INGEST_FUNCTION(bulk_ingest_get_secret) {
+    char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    SourceRow *row = LoadSource(source, false);
+    CheckSourceOwnership(row, "read a secret of");
+    MemoryContext cxt = CurrentMemoryContext;
+    const char *args[] = {row->source, name};
+    SPI_connect();
+    ExecuteAsCatalogOwner("SELECT value FROM bulk_ingest.secrets WHERE source = $1 AND name = $2", 2, args, true, 1);
+    char *value = NULL;
+    if (SPI_processed == 1) {
+        value = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+    }
+    SPI_finish();
+    if (value == NULL) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TEXT_P(cstring_to_text(value));
+}

@@ -82,5 +82,10 @@ def test_secrets_are_set_by_the_owner_only_and_read_by_nobody(db, server):
     with pytest.raises(psycopg.Error, match="permission denied"):
         db.execute("SELECT * FROM bulk_ingest.secrets", conn=as_other)
     assert db.scalar("SELECT value FROM bulk_ingest.secrets WHERE source = 'mine'") == "owner-secret-1"
+    # The owner reads its secrets through the extension; nobody else can.
+    assert db.scalar("SELECT bulk_ingest_get_secret('mine', 'token')", conn=as_owner) == "owner-secret-1"
+    assert db.scalar("SELECT bulk_ingest_get_secret('mine', 'nope')", conn=as_owner) is None
+    with pytest.raises(psycopg.Error, match="permission denied"):
+        db.execute("SELECT bulk_ingest_get_secret('mine', 'token')", conn=as_other)
     db.execute("SELECT bulk_ingest_set_secret('mine', 'token', NULL)", conn=as_owner)
     assert db.scalar("SELECT count(*) FROM bulk_ingest.secrets WHERE source = 'mine'") == 0
