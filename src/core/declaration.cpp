@@ -11,6 +11,7 @@
 #include "error.h"
 #include "json_pointer.h"
 #include "secrets.h"
+#include "text.h"
 #include "value_format.h"
 
 namespace bulk_ingest {
@@ -20,15 +21,6 @@ const std::vector<std::string> kUpsertModes = {"if_primary_key", "off"};
 const std::vector<std::string> kDeleteModes = {"off"};
 
 namespace {
-
-std::string Join(const std::vector<std::string> &items) {
-    std::string out;
-    for (const auto &item : items) {
-        out += out.empty() ? "" : ", ";
-        out += item;
-    }
-    return out;
-}
 
 rapidjson::Document ParseJson(const std::string &what, const std::string &text) {
     rapidjson::Document doc;

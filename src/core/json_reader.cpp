@@ -51,24 +51,6 @@ bool IsBareChar(int c) {
            c == '.';
 }
 
-const char *Describe(int first) {
-    switch (first) {
-        case '{':
-            return "an object";
-        case '[':
-            return "an array";
-        case '"':
-            return "a string";
-        case 't':
-        case 'f':
-            return "a boolean";
-        case 'n':
-            return "null";
-        default:
-            return "a number";
-    }
-}
-
 void ReleaseIfLarge(std::string &buf) {
     if (buf.capacity() > kKeepBytes) {
         std::string().swap(buf);
@@ -314,8 +296,9 @@ bool JsonReader::Impl::Step() {
                 } else if (frames_.back().records) {
                     record_no_++;
                     if (c != '{') {
-                        throw RecordError("record", record_no_,
-                                          std::string("expected a JSON object, found ") + Describe(c));
+                        throw RecordError(
+                            "record", record_no_,
+                            std::string("expected a JSON object, found ") + DescribeJsonValue(static_cast<char>(c)));
                     }
                     CaptureRecord();
                     state_ = State::kCommaOrEnd;
@@ -376,7 +359,7 @@ bool JsonReader::Impl::Step() {
 void JsonReader::Impl::ReadValue(int c, OuterNode *node) {
     if (node != nullptr && node->records) {
         if (c != '[') {
-            throw Error("records_path \"" + options_.records_path + "\" is " + Describe(c) +
+            throw Error("records_path \"" + options_.records_path + "\" is " + DescribeJsonValue(static_cast<char>(c)) +
                         " in the JSON document, not an array");
         }
         if (records_seen_) {
@@ -385,7 +368,8 @@ void JsonReader::Impl::ReadValue(int c, OuterNode *node) {
         records_seen_ = true;
     }
     if (node != nullptr && !node->metadata.empty() && (c == '{' || c == '[')) {
-        throw Error("metadata path \"" + options_.metadata_paths[node->metadata[0]] + "\" is " + Describe(c) +
+        throw Error("metadata path \"" + options_.metadata_paths[node->metadata[0]] + "\" is " +
+                    DescribeJsonValue(static_cast<char>(c)) +
                     " in the JSON document; it must be a string, a number or a boolean");
     }
     std::optional<std::string> value;

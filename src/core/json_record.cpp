@@ -81,8 +81,12 @@ uint64_t HashKey(const char *s, size_t len) {
     return h;
 }
 
-const char *Describe(char first) {
+}  // namespace
+
+const char *DescribeJsonValue(char first) {
     switch (first) {
+        case '{':
+            return "an object";
         case '[':
             return "an array";
         case '"':
@@ -96,6 +100,8 @@ const char *Describe(char first) {
             return "a number";
     }
 }
+
+namespace {
 
 // The number grammar of RFC 8259; RapidJSON's error codes.
 rapidjson::ParseErrorCode ScanNumber(const char *text, size_t len, size_t offset, size_t *end) {
@@ -513,7 +519,7 @@ void JsonRecordParser::Impl::ThrowParseError(rapidjson::ParseErrorCode code, siz
 }
 
 void JsonRecordParser::Impl::ThrowNotObject(char first) const {
-    throw RecordError(unit_, position_, std::string("expected a JSON object, found ") + Describe(first));
+    throw RecordError(unit_, position_, std::string("expected a JSON object, found ") + DescribeJsonValue(first));
 }
 
 void JsonRecordParser::Impl::CheckDepth() const {

@@ -62,4 +62,7 @@ class JsonRecordParser {
     const std::vector<FieldValue> *fields_;
 };
 
+// How a JSON value starting with the character first is called in messages: "an object", "an array", "a string"...
+const char *DescribeJsonValue(char first);
+
 }  // namespace bulk_ingest

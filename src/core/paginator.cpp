@@ -1,6 +1,8 @@
 // Pagination of a source: the next page's URL and when to stop (see paginator.h).
 #include "paginator.h"
 
+#include "text.h"
+
 #include <curl/curl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -35,15 +37,6 @@ const std::vector<TypeInfo> &Types() {
         {PaginationType::kPage, "page", {"type", "param", "start", "limit", "limit_param"}},
     };
     return kTypes;
-}
-
-std::string Join(const std::vector<std::string> &items) {
-    std::string out;
-    for (const auto &item : items) {
-        out += out.empty() ? "" : ", ";
-        out += item;
-    }
-    return out;
 }
 
 std::string TypeNames() {
