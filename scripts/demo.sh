@@ -130,7 +130,7 @@ echo "The URLs the extension asked for (from the HTTP server's request log):"
 $PY - "$BASE" <<'EOF'
 import json, sys, urllib.request
 with urllib.request.urlopen(sys.argv[1] + "/_admin/requests") as r:
-    log = [e for e in json.load(r) if e["path"] == "/orders"]
+    log = [e for e in json.load(r) if e["path"] == "/orders" and e["user_agent"].startswith("pg_bulk_ingest")]
 for e in log:
     print("  GET %s" % e["target"])
 EOF
