@@ -93,3 +93,29 @@ T *NewInMemoryContext(Make &&make, const char *prefix = nullptr) {
 }
 
 }  // namespace pg_bulk_ingest
+
+#include <optional>
+#include <string>
+
+namespace pg_bulk_ingest {
+
+// Runs fn (core code returning a std::string or a std::optional<std::string>) and returns the text as a C string
+// allocated in `into`, or NULL for nullopt. The intermediate std::string belongs to the current memory context, so
+// call it with a short-lived one current when it runs once per row or page.
+template <typename Fn>
+char *CallCoreForText(MemoryContext into, Fn &&fn, const char *prefix = nullptr) {
+    std::string *text = NewInMemoryContext<std::string>([] { return new std::string(); }, prefix);
+    bool present = false;
+    CallCore(
+        [&] {
+            std::optional<std::string> value = fn();
+            if (value) {
+                *text = std::move(*value);
+                present = true;
+            }
+        },
+        prefix);
+    return present ? MemoryContextStrdup(into, text->c_str()) : NULL;
+}
+
+}  // namespace pg_bulk_ingest

@@ -42,6 +42,7 @@ PGDLLEXPORT void bulk_ingest_queued_run_main(Datum main_arg);
 }
 
 using pg_bulk_ingest::CallCore;
+using pg_bulk_ingest::CallCoreForText;
 using pg_bulk_ingest::NewInMemoryContext;
 
 static volatile sig_atomic_t got_sigterm = false;
@@ -105,14 +106,12 @@ static void CommitTransaction() {
     pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-// text with the source's secrets replaced by "***", in the current memory context: what may be shown or stored.
-static char *Redacted(const RunState *run, const char *text) {
+// text with the source's secrets replaced by "***", in memory context into: what may be shown or stored.
+static char *Redacted(const RunState *run, MemoryContext into, const char *text) {
     if (run->secrets == NULL || text == NULL) {
-        return text ? pstrdup(text) : NULL;
+        return text ? MemoryContextStrdup(into, text) : NULL;
     }
-    std::string *redacted = NewInMemoryContext<std::string>([] { return new std::string(); });
-    CallCore([&] { *redacted = bulk_ingest::RedactSecrets(text, *run->secrets); });
-    return pstrdup(redacted->c_str());
+    return CallCoreForText(into, [&] { return bulk_ingest::RedactSecrets(text, *run->secrets); });
 }
 
 // A source's value (0: unlimited) bounded by a superuser limit (0: none).
@@ -202,7 +201,12 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
 static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
     PageOutcome outcome = {0, NULL, NULL};
-    run->page_url = Redacted(run, url);  // what messages and the progress view show
+    // What messages and the progress view show. It outlives the page (errors after the page's end name it).
+    char *shown = Redacted(run, run_cxt, url);
+    if (run->page_url != NULL) {
+        pfree((void *)run->page_url);
+    }
+    run->page_url = shown;
     run->batch++;
     ProgressSetPhase("connecting", run->page_url);
     bulk_ingest::HttpStream *stream = StartPage(run, url);
@@ -215,25 +219,21 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, Mem
     }
     const std::string &watermark_header = decl->options->high_watermark_header;
     if (!watermark_header.empty() && run->header_watermark == NULL) {
-        std::string *value = NewInMemoryContext<std::string>([] { return new std::string(); });
-        CallCore([&] { *value = stream->Header(watermark_header).value_or(""); });
-        if (!value->empty()) {
-            run->header_watermark = MemoryContextStrdup(run_cxt, value->c_str());
-        }
+        run->header_watermark = CallCoreForText(run_cxt, [&]() -> std::optional<std::string> {
+            auto value = stream->Header(watermark_header);
+            return value && !value->empty() ? value : std::nullopt;
+        });
     }
     // A body declared in another charset (Content-Type: ...; charset=latin1) is converted to UTF-8 as it streams.
     bulk_ingest::ByteSource *body = stream;
-    std::string *charset = NewInMemoryContext<std::string>([] { return new std::string(); });
-    CallCore([&] {
+    char *charset = CallCoreForText(page_cxt, [&]() -> std::optional<std::string> {
         auto content_type = stream->Header("Content-Type");
         auto declared = content_type ? bulk_ingest::CharsetFromContentType(*content_type) : std::nullopt;
-        if (declared && !bulk_ingest::IsUtf8Charset(*declared)) {
-            *charset = *declared;
-        }
+        return declared && !bulk_ingest::IsUtf8Charset(*declared) ? declared : std::nullopt;
     });
-    if (!charset->empty()) {
+    if (charset != NULL) {
         body = NewInMemoryContext<bulk_ingest::TranscodingSource>(
-            [&] { return new bulk_ingest::TranscodingSource(*stream, *charset); });
+            [&] { return new bulk_ingest::TranscodingSource(*stream, charset); });
     }
     bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
         return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options)
@@ -244,18 +244,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, Mem
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
     source->end_of_page = false;
     source->bytes_reported = 0;
-    std::string *link = NewInMemoryContext<std::string>([] { return new std::string(); });
-    bool has_link = false;
-    CallCore([&] {
-        auto value = stream->Header("Link");
-        if (value) {
-            *link = *value;
-            has_link = true;
-        }
-    });
-    if (has_link) {
-        outcome.link_header = MemoryContextStrdup(run_cxt, link->c_str());
-    }
+    outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
 
@@ -287,19 +276,9 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, Mem
     }
     run->batch--;  // the batch number taken for the next load was not used by this page
     MemoryContextSwitchTo(page_cxt);
-    std::string *body_value = NewInMemoryContext<std::string>([] { return new std::string(); });
-    bool has_body_value = false;
-    CallCore([&] {
-        auto value = bulk_ingest::BodyPaginationValue(*reader, *decl->options);
-        if (value) {
-            *body_value = *value;
-            has_body_value = true;
-        }
-    });
+    outcome.body_value =
+        CallCoreForText(run_cxt, [&] { return bulk_ingest::BodyPaginationValue(*reader, *decl->options); });
     MemoryContextSwitchTo(run_cxt);
-    if (has_body_value) {
-        outcome.body_value = pstrdup(body_value->c_str());
-    }
     MemoryContextReset(page_cxt);  // ends the transfer
     return outcome;
 }
@@ -377,16 +356,15 @@ static void IngestSource(RunState *run, const char *first_url) {
     run->batch_source.decl = run->decl;
     run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
-    std::string *next = NewInMemoryContext<std::string>([] { return new std::string(); });
-    CallCore([&] { *next = paginator->FirstUrl(); });  // offset and page pagination add their parameters
-    char *url = pstrdup(next->c_str());
+    // offset and page pagination add their parameters to the first URL
+    char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
     while (url != NULL) {
         PageOutcome page = IngestPage(run, url, relid, page_cxt);
         if (run->unchanged) {
             break;
         }
-        bool more = false;
-        CallCore([&] {
+        MemoryContextSwitchTo(page_cxt);  // the intermediate text goes with the next page's reset
+        url = CallCoreForText(run_cxt, [&] {
             bulk_ingest::PageInfo info;
             info.url = url;
             if (page.link_header != NULL) {
@@ -396,13 +374,9 @@ static void IngestSource(RunState *run, const char *first_url) {
                 info.body_value = std::string(page.body_value);
             }
             info.records = (uint64_t)page.rows;
-            auto next_url = paginator->Next(info);
-            more = next_url.has_value();
-            if (more) {
-                *next = *next_url;
-            }
+            return paginator->Next(info);
         });
-        url = more ? pstrdup(next->c_str()) : NULL;
+        MemoryContextSwitchTo(run_cxt);
     }
     run->batch = 0;
     MemoryContextDelete(page_cxt);
@@ -413,13 +387,10 @@ static char *AttemptsText(const RunState *run) {
     if (run->retry_policy == NULL) {
         return NULL;
     }
-    std::string *text = NewInMemoryContext<std::string>([] { return new std::string(); });
-    CallCore([&] {
-        if (run->retry_policy->TotalFailures() > 0) {
-            *text = run->retry_policy->HistoryText();
-        }
+    return CallCoreForText(CurrentMemoryContext, [&]() -> std::optional<std::string> {
+        std::string history = run->retry_policy->TotalFailures() > 0 ? run->retry_policy->HistoryText() : "";
+        return history.empty() ? std::nullopt : std::optional<std::string>(history);
     });
-    return text->empty() ? NULL : pstrdup(text->c_str());
 }
 
 // The message recorded for a failed run: where it failed (batch, URL, line, column), then what went wrong.
@@ -592,11 +563,10 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
             return new bulk_ingest::RetryPolicy(retry);
         });
         const char *watermark = run->start_watermark;
-        std::string *url = NewInMemoryContext<std::string>([&] {
-            return new std::string(bulk_ingest::ExpandSecrets(
-                bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""), *run->secrets, true));
+        char *first_url = CallCoreForText(run_cxt, [&] {
+            return bulk_ingest::ExpandSecrets(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""),
+                                              *run->secrets, true);
         });
-        char *first_url = pstrdup(url->c_str());
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
 
@@ -621,7 +591,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         FlushErrorState();
         AbortOutOfAnyTransaction();
         bool cancelled = got_sigterm || edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
-        char *message = Redacted(run, DescribeFailure(run, edata));
+        char *message = Redacted(run, CurrentMemoryContext, DescribeFailure(run, edata));
         QueryCancelPending = false;
 
         BeginTransaction("pg_bulk_ingest: recording a failed run");
