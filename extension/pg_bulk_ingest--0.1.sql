@@ -48,7 +48,12 @@ CREATE TABLE bulk_ingest.runs (
     error                 text,
     "trigger"             text NOT NULL DEFAULT 'run' CHECK ("trigger" IN ('run', 'start', 'schedule')),
     requested_high_watermark text NOT NULL DEFAULT '__LATEST__',
-    attempts              text  -- failed requests and their retries, one line each (NULL: none failed)
+    attempts              text, -- failed requests and their retries, one line each (NULL: none failed)
+    -- Why the run rebuilt the target in its first batch (the differences from the declaration, replace mode, or the
+    -- fast path of a new or empty table); NULL when it loaded into the table in place.
+    rebuild               text,
+    lock_attempts         integer,          -- attempts to take the swap's ACCESS EXCLUSIVE lock (NULL: no swap)
+    lock_wait_ms          double precision  -- time from the first attempt until the swap's lock was held
 );
 CREATE INDEX runs_source_started_at_idx ON bulk_ingest.runs (source, started_at);
 -- One queued or running run per source: the arbiter that refuses a second one.

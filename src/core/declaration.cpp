@@ -18,7 +18,7 @@ namespace bulk_ingest {
 
 const std::vector<std::string> kFormats = {"ndjson", "json", "csv"};
 const std::vector<std::string> kUpsertModes = {"if_primary_key", "off"};
-const std::vector<std::string> kDeleteModes = {"off"};
+const std::vector<std::string> kDeleteModes = {"off", "before_first_batch"};
 
 namespace {
 
@@ -183,6 +183,78 @@ std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json) {
     return decls;
 }
 
+// options.indexes: [{"columns": [...]} | {"expression": "..."}, with "using", "unique" and "where"].
+static std::vector<IndexDecl> ParseIndexDecls(const rapidjson::Value &value) {
+    if (!value.IsArray()) {
+        throw Error("options: \"indexes\" must be an array such as [{\"columns\": [\"customer\"]}]");
+    }
+    std::vector<IndexDecl> indexes;
+    for (rapidjson::SizeType i = 0; i < value.Size(); i++) {
+        const rapidjson::Value &entry = value[i];
+        std::string where = "options.indexes[" + std::to_string(i) + "]";
+        if (!entry.IsObject()) {
+            throw Error(where + " must be an object such as {\"columns\": [\"customer\"], \"unique\": true}");
+        }
+        IndexDecl index;
+        bool has_columns = false;
+        for (auto m = entry.MemberBegin(); m != entry.MemberEnd(); ++m) {
+            std::string key(m->name.GetString(), m->name.GetStringLength());
+            const rapidjson::Value &v = m->value;
+            auto text = [&](std::string &into) {
+                if (!v.IsString() || v.GetStringLength() == 0) {
+                    throw Error(where + ": \"" + key + "\" must be a non-empty string");
+                }
+                into.assign(v.GetString(), v.GetStringLength());
+            };
+            if (key == "columns") {
+                if (!v.IsArray() || v.Empty()) {
+                    throw Error(where + ": \"columns\" must be a non-empty array of declared column names");
+                }
+                for (const auto &name : v.GetArray()) {
+                    if (!name.IsString()) {
+                        throw Error(where + ": \"columns\" must be a non-empty array of declared column names");
+                    }
+                    index.columns.emplace_back(name.GetString(), name.GetStringLength());
+                }
+                has_columns = true;
+            } else if (key == "expression") {
+                text(index.expression);
+            } else if (key == "using") {
+                text(index.method);
+            } else if (key == "where") {
+                text(index.where);
+            } else if (key == "unique") {
+                if (!v.IsBool()) {
+                    throw Error(where + ": \"unique\" must be true or false");
+                }
+                index.unique = v.GetBool();
+            } else {
+                throw Error(where + ": unknown key \"" + key +
+                            "\"; known keys: columns, expression, using, unique, where");
+            }
+        }
+        if (has_columns == !index.expression.empty()) {
+            throw Error(where + " needs either \"columns\" or \"expression\" (not both)");
+        }
+        indexes.push_back(std::move(index));
+    }
+    return indexes;
+}
+
+void CheckIndexColumns(const std::vector<IndexDecl> &indexes, const std::vector<ColumnDecl> &columns) {
+    for (size_t i = 0; i < indexes.size(); i++) {
+        for (const std::string &name : indexes[i].columns) {
+            bool declared = false;
+            for (const ColumnDecl &column : columns) {
+                declared = declared || column.name == name;
+            }
+            if (!declared) {
+                throw Error("options.indexes[" + std::to_string(i) + "]: \"" + name + "\" is not a declared column");
+            }
+        }
+    }
+}
+
 SourceOptions ParseSourceOptions(const std::string &options_json) {
     rapidjson::Document doc = ParseJson("options", options_json);
     if (!doc.IsObject()) {
@@ -278,6 +350,15 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
         } else if (key == "csv") {
             options.csv = ParseCsvOptions(value);
             options.csv_given = true;
+        } else if (key == "indexes") {
+            options.indexes = ParseIndexDecls(value);
+        } else if (key == "partition_by") {
+            if (!value.IsString() || value.GetStringLength() == 0) {
+                throw Error(
+                    "options: \"partition_by\" must be a partitioning clause as a string, such as "
+                    "\"RANGE (updated_at)\"");
+            }
+            options.partition_by.assign(value.GetString(), value.GetStringLength());
         } else if (key == "schedule") {
             if (!value.IsString()) {
                 throw Error("options: \"schedule\" must be an interval as a string, such as \"15 minutes\"");
@@ -287,7 +368,9 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             throw Error(
                 "options: unknown key \"" + key +
                 "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, high_watermark_path, "
-                "max_pages, max_response_bytes, max_retries, pagination, records_path, schedule, timeout_ms");
+                "indexes, max_pages, max_response_bytes, max_retries, pagination, partition_by, records_path, "
+                "schedule, "
+                "timeout_ms");
         }
     }
     return options;

@@ -33,6 +33,15 @@ struct ColumnDecl {
 // "format" (naming the column and the known formats).
 std::vector<ColumnDecl> ParseColumnDecls(const std::string &columns_json);
 
+// One entry of options.indexes: an index the target must have (besides its primary key).
+struct IndexDecl {
+    std::vector<std::string> columns;  // declared column names; empty when expression is given
+    std::string expression;            // an SQL expression ("lower(customer)"); empty when columns are given
+    std::string method = "btree";      // "using": the index access method
+    bool unique = false;
+    std::string where;  // an SQL predicate making a partial index; empty when none
+};
+
 struct SourceOptions {
     int64_t batch_rows = 100000;                         // a page is cut into batches of at most this many rows
     std::optional<std::string> schedule;                 // an interval ("15 minutes"); checked by the PostgreSQL layer
@@ -52,11 +61,17 @@ struct SourceOptions {
     std::vector<std::pair<std::string, std::string>> headers;
     // HTTP basic authentication (username, password); both may reference {secret:name}.
     std::optional<std::pair<std::string, std::string>> basic_auth;
+    std::vector<IndexDecl> indexes;  // options.indexes, in declaration order
+    std::string partition_by;        // options.partition_by ("RANGE (updated_at)"); "" = not partitioned
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an
-// unknown key (listing the known ones).
+// unknown key (listing the known ones). SQL text (index expressions and predicates, partition_by) is checked by the
+// PostgreSQL layer; so are index column names against the declared columns (CheckIndexColumns).
 SourceOptions ParseSourceOptions(const std::string &options_json);
+
+// Throws bulk_ingest::Error naming options.indexes[i] when an index names a column that is not declared.
+void CheckIndexColumns(const std::vector<IndexDecl> &indexes, const std::vector<ColumnDecl> &columns);
 
 // The known values of the enumerated arguments of bulk_ingest_register, for validation and error messages.
 extern const std::vector<std::string> kFormats;

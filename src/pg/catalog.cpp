@@ -203,6 +203,21 @@ void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, cons
     }
 }
 
+void RecordRebuild(int64 run_id, const char *reason, int lock_attempts, double lock_wait_ms) {
+    char id_text[32], attempts_text[32], wait_text[64];
+    snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
+    snprintf(attempts_text, sizeof(attempts_text), "%d", lock_attempts);
+    snprintf(wait_text, sizeof(wait_text), "%.3f", lock_wait_ms);
+    const char *args[] = {id_text, reason, lock_attempts >= 0 ? attempts_text : NULL,
+                          lock_attempts >= 0 ? wait_text : NULL};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.runs SET rebuild = $2, lock_attempts = $3::integer,"
+        "       lock_wait_ms = $4::double precision WHERE id = $1::bigint",
+        4, args, false, 0);
+    SPI_finish();
+}
+
 void StoreWatermark(const char *source, const char *value) {
     const char *args[] = {source, value};
     SPI_connect();

@@ -56,6 +56,10 @@ void SetRunStartWatermark(int64 run_id, const char *high_watermark_before);
 // transaction: the caller commits them together with the batch's rows.
 void RecordBatch(int64 run_id, const char *source, int64 rows, int64 bytes, const char *new_watermark);
 
+// Records why the run rebuilt its target, and how the swap's lock was taken (attempts < 0: no swap), in the
+// transaction of the batch that swapped the table in.
+void RecordRebuild(int64 run_id, const char *reason, int lock_attempts, double lock_wait_ms);
+
 // Stores the source's watermark (in the current transaction).
 void StoreWatermark(const char *source, const char *value);
 

@@ -102,6 +102,15 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
         }
     }
 
+    CallCore([&] { bulk_ingest::CheckIndexColumns(decl->options->indexes, *decl->decls); }, prefix);
+    if (!decl->options->partition_by.empty() && strcmp(row->delete_mode, "before_first_batch") == 0) {
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("source \"%s\": delete => 'before_first_batch' does not apply to a partitioned target "
+                               "(options.partition_by)",
+                               row->source),
+                        errhint("Replace mode swaps a whole table; partitions are managed by you.")));
+    }
+
     // The format's reader, built over no input, checks the column paths and the format's options now.
     CallCore([&] { bulk_ingest::ValidateRecordFormat(row->format, DeclaredColumnSpecs(decl), *decl->options); },
              prefix);

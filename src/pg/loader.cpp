@@ -242,9 +242,9 @@ static void MergeStaging(const Declaration *decl) {
 
 int64 LoadBatch(BatchSource *source, Oid relid) {
     const Declaration *decl = source->decl;
-    bool upsert = DeclarationUpserts(decl);
+    bool upsert = source->merge && DeclarationUpserts(decl);
     Relation target = table_open(relid, RowExclusiveLock);
-    CheckCanLoad(decl, target, upsert);
+    CheckCanLoad(decl, target, DeclarationUpserts(decl));
 
     Relation copy_rel = target;
     if (upsert) {

@@ -37,6 +37,7 @@ typedef struct BatchSource {
     bulk_ingest::RecordReader *reader;
     std::string *row_buffer;  // the encoded row being handed to COPY (owned by the page's memory context)
     int64 max_rows;
+    bool merge;        // merge upserted rows into the table (false: the table is being rebuilt, rows are appended)
     bool end_of_page;  // set when the reader reached the end of the response
     WatermarkState *watermark;
     uint64 bytes_reported;  // bytes of the response already counted in the progress slot
@@ -50,8 +51,9 @@ typedef struct BatchSource {
     const char *error_column;
 } BatchSource;
 
-// Loads at most source->max_rows rows into the target (relid) in the current transaction. Returns the number of rows
-// loaded; sets source->end_of_page when the response has no more records.
+// Loads at most source->max_rows rows into the table relid in the current transaction. With source->merge (upserts
+// into a table in place) they go through a staging table and are merged on the primary key; otherwise COPY appends
+// them. Returns the number of rows loaded; sets source->end_of_page when the response has no more records.
 int64 LoadBatch(BatchSource *source, Oid relid);
 
 // Prepares the watermark of a run from the declaration and the stored value (NULL when none).

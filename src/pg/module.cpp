@@ -31,10 +31,10 @@ static void OnObjectAccess(ObjectAccessType access, Oid class_id, Oid object_id,
 }
 
 void _PG_init(void) {
+    DefineSettings(process_shared_preload_libraries_in_progress);
     if (!process_shared_preload_libraries_in_progress) {
         return;
     }
-    DefineSettings();
     RequestSharedState();
     RegisterLauncher();
     prev_object_access_hook = object_access_hook;

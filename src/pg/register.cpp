@@ -3,6 +3,7 @@
 
 #include "pg/catalog.h"
 #include "pg/declaration.h"
+#include "pg/shape.h"
 #include "pg/guard.h"
 #include "pg/shared_state.h"
 
@@ -45,6 +46,8 @@ BULK_INGEST_FUNCTION(bulk_ingest_register) {
 
     // Everything is checked now, so that a declaration that was accepted can run.
     Declaration *decl = ResolveDeclaration(row);
+    char *partition_key;
+    (void)DeclaredShape(decl, &partition_key);  // index and partitioning SQL, built on a scratch table
 
     SourceRow *existing = LoadSource(row->source, true);
     if (existing != NULL) {

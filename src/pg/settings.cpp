@@ -14,18 +14,10 @@ int bulk_ingest_history_retention = 7 * 24 * 3600;
 int bulk_ingest_connect_timeout_limit = 60000;
 int bulk_ingest_request_timeout_limit = 0;
 int bulk_ingest_response_size_limit = 0;
+int bulk_ingest_lock_timeout = 100;
+int bulk_ingest_terminate_blockers_after = 0;
 
-void DefineSettings(void) {
-    DefineCustomStringVariable(
-        "bulk_ingest.database_name", "Database in which the pg_bulk_ingest launcher runs scheduled and queued runs.",
-        NULL, &bulk_ingest_database_name, "postgres", PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-    DefineCustomIntVariable("bulk_ingest.max_workers",
-                            "Maximum number of runs the pg_bulk_ingest launcher runs at once.",
-                            "Each run is a background worker: keep max_worker_processes above this.",
-                            &bulk_ingest_max_workers, 4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
-    DefineCustomIntVariable("bulk_ingest.history_retention", "How long finished runs are kept in bulk_ingest.runs.",
-                            "0 keeps them forever.", &bulk_ingest_history_retention, 7 * 24 * 3600, 0, INT_MAX,
-                            PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+void DefineSettings(bool preloading) {
     DefineCustomIntVariable("bulk_ingest.connect_timeout_limit",
                             "Longest connect timeout a source may ask for (options.connect_timeout_ms).", NULL,
                             &bulk_ingest_connect_timeout_limit, 60000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL,
@@ -37,5 +29,28 @@ void DefineSettings(void) {
     DefineCustomIntVariable("bulk_ingest.response_size_limit",
                             "Largest response body accepted, whatever options.max_response_bytes says.", "0: no limit.",
                             &bulk_ingest_response_size_limit, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+    DefineCustomIntVariable(
+        "bulk_ingest.lock_timeout", "Longest wait of each attempt to take the lock that swaps a rebuilt table in.",
+        "Sessions that need the table queue behind a pending attempt, so this bounds how long they can be stalled; "
+        "a failed attempt is retried after a jittered backoff.",
+        &bulk_ingest_lock_timeout, 100, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+    DefineCustomIntVariable("bulk_ingest.terminate_blockers_after",
+                            "How long sessions may block the swap of a rebuilt table before they are cancelled, "
+                            "then terminated.",
+                            "0: never; sessions are only waited for.", &bulk_ingest_terminate_blockers_after, 0, 0,
+                            INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+    if (!preloading) {
+        return;
+    }
+    DefineCustomStringVariable(
+        "bulk_ingest.database_name", "Database in which the pg_bulk_ingest launcher runs scheduled and queued runs.",
+        NULL, &bulk_ingest_database_name, "postgres", PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+    DefineCustomIntVariable("bulk_ingest.max_workers",
+                            "Maximum number of runs the pg_bulk_ingest launcher runs at once.",
+                            "Each run is a background worker: keep max_worker_processes above this.",
+                            &bulk_ingest_max_workers, 4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
+    DefineCustomIntVariable("bulk_ingest.history_retention", "How long finished runs are kept in bulk_ingest.runs.",
+                            "0 keeps them forever.", &bulk_ingest_history_retention, 7 * 24 * 3600, 0, INT_MAX,
+                            PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
     MarkGUCPrefixReserved("bulk_ingest");
 }

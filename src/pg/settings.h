@@ -1,4 +1,5 @@
-// The configuration parameters (GUCs) of pg_bulk_ingest, defined when the library is preloaded.
+// The configuration parameters (GUCs) of pg_bulk_ingest. Those of a run are defined whenever the library is loaded
+// (a run's worker loads it without preloading); the launcher's only when it is preloaded.
 #pragma once
 
 extern char *bulk_ingest_database_name;    // bulk_ingest.database_name: the database the launcher serves
@@ -10,4 +11,8 @@ extern int bulk_ingest_connect_timeout_limit;  // bulk_ingest.connect_timeout_li
 extern int bulk_ingest_request_timeout_limit;  // bulk_ingest.request_timeout_limit, ms
 extern int bulk_ingest_response_size_limit;    // bulk_ingest.response_size_limit, kB
 
-void DefineSettings(void);
+// The swap of a rebuilt target (see rebuild.h).
+extern int bulk_ingest_lock_timeout;              // bulk_ingest.lock_timeout, ms: each attempt at ACCESS EXCLUSIVE
+extern int bulk_ingest_terminate_blockers_after;  // bulk_ingest.terminate_blockers_after, ms (0: never)
+
+void DefineSettings(bool preloading);

@@ -1,5 +1,8 @@
 #include "pg/target.h"
 
+#include "pg/shape.h"
+#include "pg/sql.h"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
@@ -24,30 +27,11 @@ bool DeclarationUpserts(const Declaration *decl) {
 }
 
 static void CreateTarget(const Declaration *decl) {
-    StringInfoData sql;
-    initStringInfo(&sql);
-    appendStringInfo(&sql, "CREATE TABLE %s (", QuotedTargetName(decl));
-    for (int i = 0; i < decl->ncolumns; i++) {
-        const DeclaredColumn *column = &decl->columns[i];
-        appendStringInfo(&sql, "%s%s %s%s", i > 0 ? ", " : "", quote_identifier(column->name),
-                         format_type_with_typemod(column->type_oid, column->typmod),
-                         column->nullable ? "" : " NOT NULL");
-    }
-    if (decl->primary_key_columns > 0) {
-        appendStringInfoString(&sql, ", PRIMARY KEY (");
-        bool first = true;
-        for (int i = 0; i < decl->ncolumns; i++) {
-            if (decl->columns[i].primary_key) {
-                appendStringInfo(&sql, "%s%s", first ? "" : ", ", quote_identifier(decl->columns[i].name));
-                first = false;
-            }
-        }
-        appendStringInfoChar(&sql, ')');
-    }
-    appendStringInfoChar(&sql, ')');
     SPI_connect();
-    if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY) {
-        elog(ERROR, "pg_bulk_ingest: could not create the target: %s", sql.data);
+    char *doing = psprintf("source \"%s\": creating table %s", decl->row->source, QuotedTargetName(decl));
+    ExecuteSql(doing, CreateTableSql(decl, QuotedTargetName(decl), true, false, NULL));
+    for (size_t i = 0; i < decl->options->indexes.size(); i++) {
+        ExecuteSql(doing, CreateIndexSql(decl, (int)i, QuotedTargetName(decl)));
     }
     SPI_finish();
     ereport(NOTICE, (errmsg("source \"%s\": created table %s", decl->row->source, QuotedTargetName(decl))));
@@ -71,27 +55,15 @@ static char *PrimaryKeyColumns(Relation rel) {
     return names.data;
 }
 
-static char *DeclaredPrimaryKey(const Declaration *decl) {
-    if (decl->primary_key_columns == 0) {
-        return NULL;
-    }
-    StringInfoData names;
-    initStringInfo(&names);
-    for (int i = 0; i < decl->ncolumns; i++) {
-        if (decl->columns[i].primary_key) {
-            appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", quote_identifier(decl->columns[i].name));
+static bool ListHasString(List *list, const char *value) {
+    ListCell *cell;
+    foreach (cell, list) {
+        if (strcmp((const char *)lfirst(cell), value) == 0) {
+            return true;
         }
     }
-    return names.data;
+    return false;
 }
-
-// Appends every difference between rel and the declaration to diffs, one "; "-separated clause each.
-static void DescribeDifferences(const Declaration *decl, Relation rel, StringInfo diffs) {
-    TupleDesc desc = RelationGetDescr(rel);
-    StringInfoData table_order, declared_order;
-    initStringInfo(&table_order);
-    initStringInfo(&declared_order);
-    bool *declared = (bool *)palloc0(sizeof(bool) * desc->natts);
 
 #define DIFF(...)                                \
     do {                                         \
@@ -99,6 +71,14 @@ static void DescribeDifferences(const Declaration *decl, Relation rel, StringInf
             appendStringInfoString(diffs, "; "); \
         appendStringInfo(diffs, __VA_ARGS__);    \
     } while (0)
+
+// Appends every difference between the columns and primary key of rel and the declaration to diffs.
+static void DescribeColumnDifferences(const Declaration *decl, Relation rel, StringInfo diffs) {
+    TupleDesc desc = RelationGetDescr(rel);
+    StringInfoData table_order, declared_order;
+    initStringInfo(&table_order);
+    initStringInfo(&declared_order);
+    bool *declared = (bool *)palloc0(sizeof(bool) * desc->natts);
 
     for (int i = 0; i < decl->ncolumns; i++) {
         const DeclaredColumn *column = &decl->columns[i];
@@ -147,36 +127,65 @@ static void DescribeDifferences(const Declaration *decl, Relation rel, StringInf
     } else if (table_key != NULL && strcmp(table_key, declared_key) != 0) {
         DIFF("the table has primary key (%s), declared (%s)", table_key, declared_key);
     }
-#undef DIFF
 }
 
-Oid EnsureTarget(const Declaration *decl) {
+// Appends the differences between the indexes and partition key of rel and the declared ones to diffs.
+static void DescribeShapeDifferences(const Declaration *decl, Relation rel, StringInfo diffs) {
+    char *declared_key = NULL;
+    List *declared = DeclaredShape(decl, &declared_key);
+    List *live = LiveIndexForms(RelationGetRelid(rel));
+    ListCell *cell;
+    foreach (cell, declared) {
+        if (!ListHasString(live, (const char *)lfirst(cell))) {
+            DIFF("index %s is declared but the table has no such index", (const char *)lfirst(cell));
+        }
+    }
+    foreach (cell, live) {
+        if (!ListHasString(declared, (const char *)lfirst(cell))) {
+            DIFF("the table has index %s, which is not declared", (const char *)lfirst(cell));
+        }
+    }
+    char *live_key = LivePartitionKey(RelationGetRelid(rel));
+    if (strcmp(live_key, declared_key) != 0) {
+        if (live_key[0] == '\0') {
+            DIFF("the table is not partitioned, declared PARTITION BY %s", declared_key);
+        } else if (declared_key[0] == '\0') {
+            DIFF("the table is partitioned by %s, declared not partitioned", live_key);
+        } else {
+            DIFF("the table is partitioned by %s, declared %s", live_key, declared_key);
+        }
+    }
+}
+#undef DIFF
+
+TargetState InspectTarget(const Declaration *decl) {
+    TargetState state;
+    memset(&state, 0, sizeof(state));
     RangeVar *target = makeRangeVarFromNameList(decl->target_names);
-    Oid relid = RangeVarGetRelid(target, AccessShareLock, true);
-    if (!OidIsValid(relid)) {
+    state.relid = RangeVarGetRelid(target, AccessShareLock, true);
+    if (!OidIsValid(state.relid)) {
         CreateTarget(decl);
         CommandCounterIncrement();
-        return RangeVarGetRelid(target, AccessShareLock, false);
+        state.relid = RangeVarGetRelid(target, AccessShareLock, false);
+        state.created = true;
     }
-    Relation rel = table_open(relid, AccessShareLock);
+    Relation rel = table_open(state.relid, AccessShareLock);
     char relkind = rel->rd_rel->relkind;
     if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) {
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
                         errmsg("source \"%s\": target %s is not a table", decl->row->source, QuotedTargetName(decl))));
     }
+    state.partitioned = relkind == RELKIND_PARTITIONED_TABLE;
     StringInfoData diffs;
     initStringInfo(&diffs);
-    DescribeDifferences(decl, rel, &diffs);
-    if (diffs.len > 0) {
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("source \"%s\": table %s does not match the declared columns", decl->row->source,
-                               QuotedTargetName(decl)),
-                        errdetail("%s.", diffs.data),
-                        errhint("Change the table or the declaration so that they match; this version does not "
-                                "migrate existing tables.")));
+    DescribeColumnDifferences(decl, rel, &diffs);
+    if (diffs.len == 0) {
+        // Index expressions and partition keys compare only over the same columns.
+        DescribeShapeDifferences(decl, rel, &diffs);
     }
-    table_close(rel, AccessShareLock);
-    return relid;
+    state.differences = diffs.len > 0 ? diffs.data : NULL;
+    table_close(rel, NoLock);
+    return state;
 }
 
 void CheckCanLoad(const Declaration *decl, Relation rel, bool upsert) {

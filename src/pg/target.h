@@ -10,10 +10,19 @@ extern "C" {
 #include "utils/rel.h"
 }
 
-// Creates the target with the declared columns and primary key when it does not exist (as the current user, who
-// becomes its owner); otherwise raises an error that lists every difference between the table and the declaration.
-// Returns the table's OID.
-Oid EnsureTarget(const Declaration *decl);
+// What a run finds when it looks at its target.
+typedef struct TargetState {
+    Oid relid;
+    bool created;       // the table did not exist: it was created now, with the declared shape
+    bool partitioned;   // a native partitioned table
+    char *differences;  // every difference from the declaration ("; "-separated), NULL when it matches
+} TargetState;
+
+// Looks at the target, holding AccessShareLock on it until the end of the transaction. When it does not exist it is
+// created with the declared columns, primary key, indexes and partitioning (as the current user, who becomes its
+// owner); otherwise it is compared with the declaration: columns and their order, types, nullability, primary key,
+// indexes and partition key.
+TargetState InspectTarget(const Declaration *decl);
 
 // Raises an error unless the current user may load the declared columns into rel the way the source does (INSERT;
 // also UPDATE when upserting), row-level security does not apply, and the transaction may write.

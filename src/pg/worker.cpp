@@ -9,6 +9,7 @@
 #include "pg/guard.h"
 #include "core/http_stream.h"
 #include "pg/loader.h"
+#include "pg/rebuild.h"
 #include "core/charset.h"
 #include "core/formats.h"
 #include "pg/run_slot.h"
@@ -86,6 +87,9 @@ typedef struct RunState {
     PageOutcome page_outcome;        // what the current page told the paginator
     BatchSource batch_source;
     WatermarkState watermark;
+    Oid relid;            // the target
+    bool target_created;  // the run created the target
+    bool target_settled;  // a batch has committed: the target is what later batches load into, in place
 } RunState;
 
 static bool ShouldAbortTransfer() {
@@ -104,6 +108,63 @@ static void CommitTransaction() {
     CommitTransactionCommand();
     pgstat_report_stat(false);
     pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static void RollbackTransaction() {
+    PopActiveSnapshot();
+    AbortCurrentTransaction();
+    pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+// Loads one batch in its own transaction and commits it with its counters and watermark. Until a batch of the run
+// has committed, each batch first looks at the target: its first batch with rows may rebuild it (migration,
+// replace mode, or the fast path of a new or empty table), and a batch with no rows then changes nothing.
+static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader, uint64 *bytes_before) {
+    BatchSource *source = &run->batch_source;
+    const Declaration *decl = run->decl;
+    BeginTransaction("pg_bulk_ingest: loading a batch");
+    RebuildPlan plan;
+    memset(&plan, 0, sizeof(plan));
+    if (!run->target_settled) {
+        ProgressSetPhase("checking the target", NULL);
+        TargetState target = InspectTarget(decl);
+        run->relid = target.relid;
+        PlanRebuild(decl, &target, true, run->target_created, &plan);
+    }
+    Oid load_into = plan.reason != NULL ? CreateRebuildTable(decl, &plan) : run->relid;
+    ProgressSetPhase("loading", NULL);
+    source->merge = plan.reason == NULL;
+    int64 rows = LoadBatch(source, load_into);
+    if (rows == 0) {
+        if (plan.reason != NULL) {
+            RollbackTransaction();  // a batch with no rows rebuilds nothing
+        } else {
+            CommitTransaction();
+        }
+        return 0;
+    }
+    if (plan.reason != NULL) {
+        SwapLockStats stats;
+        memset(&stats, 0, sizeof(stats));
+        run->relid = CompleteRebuild(decl, &plan, load_into, &stats);
+        RecordRebuild(run->run_id, plan.reason, stats.attempts, stats.wait_ms);
+    }
+    ProgressSetPhase("committing", NULL);
+    uint64 bytes_now = 0;
+    CallCore([&] { bytes_now = reader->BytesConsumed(); });
+    char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
+    RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
+    CommitTransaction();
+    run->target_settled = true;
+    run->watermark.changed = false;
+    ProgressBatchCommitted();
+    if (run->slot != NULL) {
+        pg_atomic_fetch_add_u64(&run->slot->batches, 1);
+        pg_atomic_fetch_add_u64(&run->slot->rows, (uint64)rows);
+        pg_atomic_fetch_add_u64(&run->slot->bytes, bytes_now - *bytes_before);
+    }
+    *bytes_before = bytes_now;
+    return rows;
 }
 
 // text with the source's secrets replaced by "***", in memory context into: what may be shown or stored.
@@ -198,7 +259,7 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
 }
 
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
-static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
+static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
     PageOutcome outcome = {0, NULL, NULL};
     // What messages and the progress view show. It outlives the page (errors after the page's end name it).
@@ -249,29 +310,11 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, Oid relid, Mem
     MemoryContextSwitchTo(run_cxt);
 
     while (!source->end_of_page) {
-        BeginTransaction("pg_bulk_ingest: loading a batch");
-        ProgressSetPhase("loading", NULL);
-        int64 rows = LoadBatch(source, relid);
-        ProgressSetPhase("committing", NULL);
+        int64 rows = LoadAndCommitBatch(run, reader, &bytes_before);
         if (rows > 0) {
-            uint64 bytes_now = 0;
-            CallCore([&] { bytes_now = reader->BytesConsumed(); });
-            char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
-            RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - bytes_before), watermark);
-            CommitTransaction();
-            run->watermark.changed = false;
             outcome.rows += rows;
             run->page_rows += rows;
-            ProgressBatchCommitted();
-            if (run->slot != NULL) {
-                pg_atomic_fetch_add_u64(&run->slot->batches, 1);
-                pg_atomic_fetch_add_u64(&run->slot->rows, (uint64)rows);
-                pg_atomic_fetch_add_u64(&run->slot->bytes, bytes_now - bytes_before);
-            }
-            bytes_before = bytes_now;
             run->batch++;
-        } else {
-            CommitTransaction();
         }
     }
     run->batch--;  // the batch number taken for the next load was not used by this page
@@ -307,14 +350,14 @@ static bool ShouldRetryPage(RunState *run, const char *url) {
 // Loads one page; a transfer that breaks off in the middle of the body is retried from the start of the page
 // (its batch in flight rolled back), as long as no batch of the page has committed: re-reading it then would load
 // committed rows twice.
-static PageOutcome IngestPage(RunState *run, const char *url, Oid relid, MemoryContext page_cxt) {
+static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = CurrentMemoryContext;
     int first_batch = run->batch;
     for (;;) {
         run->page_rows = 0;
         run->page_retry_ms = -1;
         PG_TRY();
-        { run->page_outcome = IngestPageOnce(run, url, relid, page_cxt); }
+        { run->page_outcome = IngestPageOnce(run, url, page_cxt); }
         PG_CATCH();
         {
             if (!ShouldRetryPage(run, url)) {
@@ -347,8 +390,14 @@ static void IngestSource(RunState *run, const char *first_url) {
     bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
         [&] { return new bulk_ingest::Paginator(options->pagination, first_url, options->max_pages); });
 
+    // The target is created (when missing) and checked now, so that a declaration that cannot be applied fails
+    // before any request; the rebuild itself happens in the first batch's transaction.
     BeginTransaction("pg_bulk_ingest: preparing the target");
-    Oid relid = EnsureTarget(run->decl);
+    TargetState target = InspectTarget(run->decl);
+    run->relid = target.relid;
+    run->target_created = target.created;
+    RebuildPlan plan;
+    PlanRebuild(run->decl, &target, false, target.created, &plan);
     CommitTransaction();
 
     MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
@@ -359,7 +408,7 @@ static void IngestSource(RunState *run, const char *first_url) {
     // offset and page pagination add their parameters to the first URL
     char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
     while (url != NULL) {
-        PageOutcome page = IngestPage(run, url, relid, page_cxt);
+        PageOutcome page = IngestPage(run, url, page_cxt);
         if (run->unchanged) {
             break;
         }

@@ -433,9 +433,11 @@ def test_a_failed_scheduled_run_does_not_stop_the_schedule(bgdb, server):
     register(bgdb, server, "sfail", options={"schedule": "1 second", "max_retries": 0})
 
     assert wait_for(lambda: bgdb.rows_in("public.sfail") == 3, timeout=20), bgdb.runs("sfail")
+    # The rows commit with the run's last batch; the run's status a moment later.
+    assert wait_for(lambda: any(r["status"] == "succeeded" and r["rows"] == 3 for r in bgdb.runs("sfail")[1:]),
+                    timeout=10), bgdb.runs("sfail")
     runs = bgdb.runs("sfail")
     assert runs[0]["status"] == "failed" and "503" in runs[0]["error"], runs[0]
-    assert any(r["status"] == "succeeded" and r["rows"] == 3 for r in runs[1:]), runs
     assert {r["trigger"] for r in runs} == {"schedule"}
 
     # Unregistered, it ticks no more.

@@ -1,0 +1,75 @@
+#include "pg/sql.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+}
+
+static void DoingErrorCallback(void *arg) {
+    errcontext("%s", (const char *)arg);
+}
+
+uint64 ExecuteSql(const char *doing, const char *sql) {
+    ErrorContextCallback callback = {error_context_stack, DoingErrorCallback, (void *)doing};
+    error_context_stack = &callback;
+    int rc = SPI_execute(sql, false, 0);
+    error_context_stack = callback.previous;
+    if (rc < 0) {
+        elog(ERROR, "pg_bulk_ingest: %s failed (%s): %s", doing, SPI_result_code_string(rc), sql);
+    }
+    return SPI_processed;
+}
+
+uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls) {
+    int rc = SPI_execute_with_args(sql, nargs, (Oid *)types, (Datum *)values, nulls, true, 0);
+    if (rc != SPI_OK_SELECT) {
+        elog(ERROR, "pg_bulk_ingest: query failed (%s): %s", SPI_result_code_string(rc), sql);
+    }
+    return SPI_processed;
+}
+
+char *ResultText(uint64 row, int col, MemoryContext cxt) {
+    char *value = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+    return value == NULL ? NULL : MemoryContextStrdup(cxt, value);
+}
+
+bool CatchesAnyError(const ErrorData *edata) {
+    return edata->sqlerrcode != ERRCODE_QUERY_CANCELED && edata->sqlerrcode != ERRCODE_ADMIN_SHUTDOWN &&
+           edata->elevel == ERROR;
+}
+
+ErrorData *RunInSubtransaction(void (*body)(void *), void *arg, bool (*catches)(const ErrorData *), bool discard) {
+    MemoryContext cxt = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    ErrorData *volatile caught = NULL;
+    BeginInternalSubTransaction(NULL);
+    MemoryContextSwitchTo(cxt);
+    PG_TRY();
+    {
+        body(arg);
+        if (discard) {
+            RollbackAndReleaseCurrentSubTransaction();
+        } else {
+            ReleaseCurrentSubTransaction();
+        }
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(cxt);
+        ErrorData *edata = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(cxt);
+        CurrentResourceOwner = owner;
+        if (!catches(edata)) {
+            ReThrowError(edata);
+        }
+        caught = edata;
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(cxt);
+    CurrentResourceOwner = owner;
+    return caught;
+}

@@ -1,0 +1,49 @@
+// Running the SQL the extension builds (DDL of rebuilds and swaps), with error contexts that say what it was doing,
+// and subtransactions for the few errors we recover from.
+#pragma once
+
+#include "pg/pg_prelude.h"
+
+extern "C" {
+#include "executor/spi.h"
+#include "utils/elog.h"
+}
+
+// Executes sql (built by us: one statement) through SPI; `doing` ("creating index ...") is the error context.
+// The caller must be connected to SPI. Returns SPI_processed.
+uint64 ExecuteSql(const char *doing, const char *sql);
+
+// Runs a read-only query with parameters through SPI (the caller is connected); returns SPI_processed, with the
+// rows in SPI_tuptable. nulls may be NULL.
+uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls);
+
+// Column `col` (1-based) of row `row` of SPI_tuptable as text copied into `cxt`; NULL for SQL NULL.
+char *ResultText(uint64 row, int col, MemoryContext cxt);
+
+// catches: every error except cancels and shutdowns (which must never be swallowed).
+bool CatchesAnyError(const ErrorData *edata);
+
+// Runs body(arg) in a subtransaction. Returns NULL when it succeeded (its work joins the current transaction).
+// When it raises an error that catches(edata) accepts, the subtransaction is rolled back and the error is returned
+// (allocated in the caller's memory context); any other error rolls it back and propagates.
+// With discard, the subtransaction is rolled back even when body succeeds (a scratch computation).
+ErrorData *RunInSubtransaction(void (*body)(void *), void *arg, bool (*catches)(const ErrorData *), bool discard);
+
+template <typename Body>
+ErrorData *InSubtransaction(Body &body, bool (*catches)(const ErrorData *)) {
+    return RunInSubtransaction([](void *fn) { (*static_cast<Body *>(fn))(); }, &body, catches, false);
+}
+
+// Runs body in a subtransaction that is always rolled back; returns its error (NULL when it succeeded), except a
+// cancel or shutdown, which propagates.
+template <typename Body>
+ErrorData *TryInScratchSubtransaction(Body &body) {
+    return RunInSubtransaction([](void *fn) { (*static_cast<Body *>(fn))(); }, &body, CatchesAnyError, true);
+}
+
+// Runs body in a subtransaction that is always rolled back; its errors propagate.
+template <typename Body>
+void InScratchSubtransaction(Body &body) {
+    RunInSubtransaction([](void *fn) { (*static_cast<Body *>(fn))(); }, &body, [](const ErrorData *) { return false; },
+                        true);
+}
