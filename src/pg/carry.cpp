@@ -10,6 +10,7 @@ extern "C" {
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/comment.h"
@@ -90,6 +91,17 @@ static void ExecuteAll(const char *doing, List *statements) {
     SPI_finish();
 }
 
+// Runs statements as the bootstrap superuser: only DDL that executes no user code, replaying what the catalog held
+// (the source's owner may not be a member of a view's owner, who may no longer have CREATE on its schema).
+static void ExecuteAsSuperuser(const char *doing, List *statements) {
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    ExecuteAll(doing, statements);
+    SetUserIdAndSecContext(saved_user, saved_context);
+}
+
 static Datum OidArray(List *oids) {
     int n = list_length(oids);
     Datum *elems = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
@@ -160,6 +172,12 @@ void CheckCarriable(Oid relid, const char *source, const char *target) {
         "            AND (SELECT ev_class FROM pg_catalog.pg_rewrite WHERE oid = d.objid) IN (SELECT oid FROM s))"
         "   AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND d.objid IN (SELECT oid FROM s))"
         "   AND NOT (d.classid = 'pg_catalog.pg_type'::regclass AND d.objid IN (SELECT reltype FROM s))"
+        "   AND NOT (d.classid = 'pg_catalog.pg_policy'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_policy p"
+        "            WHERE p.oid = d.objid AND p.polrelid IN (SELECT oid FROM s)))"
+        "   AND NOT (d.classid = 'pg_catalog.pg_trigger'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_trigger t"
+        "            WHERE t.oid = d.objid AND t.tgrelid IN (SELECT oid FROM s)))"
+        "   AND NOT (d.classid = 'pg_catalog.pg_statistic_ext'::regclass AND EXISTS (SELECT FROM"
+        "            pg_catalog.pg_statistic_ext x WHERE x.oid = d.objid AND x.stxrelid IN (SELECT oid FROM s)))"
         "   AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_constraint"
         "            k WHERE k.oid = d.objid AND k.conrelid IN (SELECT oid FROM s) AND k.confrelid <> ALL ($1)))"
         " UNION "
@@ -297,11 +315,12 @@ TableCarry *CarryTableState(Oid old_relid, Oid new_relid, const char *new_name) 
     Datum values[] = {ObjectIdGetDatum(old_relid), CStringGetTextDatum(new_name)};
 
     // Owner first: policies, constraints and grants are then recorded under the right owner.
-    List *before = StatementList(
+    List *owner = StatementList(
         "SELECT format('ALTER TABLE %s OWNER TO %I', $2, pg_catalog.pg_get_userbyid(c.relowner))"
         "  FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relowner <> (SELECT relowner FROM pg_catalog.pg_class"
-        "  WHERE oid = pg_catalog.to_regclass($2))"
-        " UNION ALL "
+        "  WHERE oid = pg_catalog.to_regclass($2))",
+        2, types, values);
+    List *before = StatementList(
         "SELECT format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', $2) FROM pg_catalog.pg_class"
         " WHERE oid = $1 AND relrowsecurity"
         " UNION ALL "
@@ -335,7 +354,10 @@ TableCarry *CarryTableState(Oid old_relid, Oid new_relid, const char *new_name) 
         1, types, values);
     AtEOXact_GUC(true, nest);
 
-    ExecuteAll(psprintf("carrying the state of table %s over to its rebuilt version", get_rel_name(old_relid)), before);
+    char *doing = psprintf("carrying the state of table %s over to its rebuilt version", get_rel_name(old_relid));
+    ExecuteAsSuperuser(doing, owner);
+    CommandCounterIncrement();
+    ExecuteAll(doing, before);
     // Comments now; privileges again inside the swap (GRANT takes no lock that would keep them from changing).
     RelationGrants grants;
     CaptureGrants(old_relid, &grants);
@@ -397,7 +419,8 @@ static void RecreateView(const CarriedView *view) {
     StringInfoData sql;
     initStringInfo(&sql);
     bool materialized = view->relkind == RELKIND_MATVIEW;
-    appendStringInfo(&sql, "CREATE %sVIEW %s", materialized ? "MATERIALIZED " : "", view->name);
+    const char *kind = materialized ? "MATERIALIZED VIEW" : "VIEW";
+    appendStringInfo(&sql, "CREATE %s %s", kind, view->name);
     if (view->options[0] != '\0') {
         appendStringInfo(&sql, " WITH (%s)", view->options);
     }
@@ -406,22 +429,22 @@ static void RecreateView(const CarriedView *view) {
     }
     appendStringInfo(&sql, " AS %s", view->definition);
     if (materialized) {
-        appendStringInfoString(&sql, view->populated ? " WITH DATA" : " WITH NO DATA");
+        appendStringInfoString(&sql, " WITH NO DATA");
     }
-    // As its owner: the view checks privileges (and a materialized view runs its query) as the owner.
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(view->owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
     char *doing = psprintf("recreating view %s, which depends on the rebuilt table", view->name);
-    SPI_connect();
-    ExecuteSql(doing, sql.data);
-    ListCell *cell;
-    foreach (cell, view->after) {
-        ExecuteSql(doing, (const char *)lfirst(cell));
+    List *create = list_make2(sql.data, psprintf("ALTER %s %s OWNER TO %s", kind, view->name,
+                                                 quote_identifier(GetUserNameFromId(view->owner, false))));
+    ExecuteAsSuperuser(doing, create);
+    if (materialized && view->populated) {
+        // The query runs as the view's owner, as REFRESH always does (never as the superuser that recreated it).
+        Oid saved_user;
+        int saved_context;
+        GetUserIdAndSecContext(&saved_user, &saved_context);
+        SetUserIdAndSecContext(view->owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+        ExecuteAll(doing, list_make1(psprintf("REFRESH MATERIALIZED VIEW %s", view->name)));
+        SetUserIdAndSecContext(saved_user, saved_context);
     }
-    SPI_finish();
-    SetUserIdAndSecContext(saved_user, saved_context);
+    ExecuteAsSuperuser(doing, view->after);
     CommandCounterIncrement();
     Oid oid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(view->name)), NoLock, false);
     RestoreGrants(oid, &view->grants);
@@ -430,7 +453,7 @@ static void RecreateView(const CarriedView *view) {
 void RestoreAfterSwap(TableCarry *table, SwapCarry *swap, Oid new_relid) {
     RestoreGrants(new_relid, &swap->table_grants);
     int nest = QualifyNames();
-    ExecuteAll("recreating the triggers and statistics of the rebuilt table", table->after_rename);
+    ExecuteAsSuperuser("recreating the triggers and statistics of the rebuilt table", table->after_rename);
     ListCell *cell;
     foreach (cell, swap->views) {
         RecreateView((const CarriedView *)lfirst(cell));

@@ -325,9 +325,9 @@ static void CopyOldRows(const Declaration *decl, Oid old_relid, const char *new_
 // Gives the rebuilt table's indexes their final names, once the old table (and so its index names) is gone: the
 // old index's name for the same form, else a name PostgreSQL would choose.
 static void NameIndexes(Oid relid, List *old_forms, List *old_names, const char *old_primary_key) {
-    List *forms, *names;
+    List *forms, *names, *first_columns;
     char *primary_key;
-    LiveIndexNames(relid, &forms, &names, &primary_key);
+    LiveIndexNames(relid, &forms, &names, &primary_key, &first_columns);
     Oid namespace_oid = get_rel_namespace(relid);
     char *schema = get_namespace_name(namespace_oid);
     char *table = get_rel_name(relid);
@@ -340,8 +340,8 @@ static void NameIndexes(Oid relid, List *old_forms, List *old_names, const char 
                                    quote_identifier(name)));
         CommandCounterIncrement();
     }
-    ListCell *form_cell, *name_cell;
-    forboth(form_cell, forms, name_cell, names) {
+    ListCell *form_cell, *name_cell, *column_cell;
+    forthree(form_cell, forms, name_cell, names, column_cell, first_columns) {
         const char *form = (const char *)lfirst(form_cell);
         char *name = NULL;
         ListCell *old_form, *old_name;
@@ -399,9 +399,9 @@ Oid CompleteRebuild(const Declaration *decl, const RebuildPlan *plan, Oid new_re
     }
     CommandCounterIncrement();
     TableCarry *table_carry = CarryTableState(old_relid, new_relid, new_name);
-    List *old_forms, *old_names;
+    List *old_forms, *old_names, *old_columns;
     char *old_primary_key;
-    LiveIndexNames(old_relid, &old_forms, &old_names, &old_primary_key);
+    LiveIndexNames(old_relid, &old_forms, &old_names, &old_primary_key, &old_columns);
 
     // The swap: ACCESS EXCLUSIVE on the dependent views and the table, then drop, rename and recreate.
     ProgressSetPhase("waiting for the swap's lock", NULL);

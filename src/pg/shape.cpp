@@ -127,7 +127,8 @@ static const char *const kIndexFormsSql =
     "              (SELECT string_agg(pg_catalog.pg_get_indexdef(i.indexrelid, k, false), ', ' ORDER BY k)"
     "                 FROM generate_series(1, i.indnkeyatts) k),"
     "              coalesce(' WHERE ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid), ''),"
-    "              CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END), c.relname, i.indisprimary"
+    "              CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END), c.relname, i.indisprimary,"
+    "       (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indexrelid AND a.attnum = 1)"
     "  FROM pg_catalog.pg_index i"
     "  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
     "  JOIN pg_catalog.pg_am am ON am.oid = c.relam"
@@ -135,7 +136,7 @@ static const char *const kIndexFormsSql =
     " ORDER BY 1";
 
 // The canonical forms of the table's indexes other than the primary key (with their names, when names is given).
-static List *IndexForms(Oid relid, MemoryContext cxt, List **names, char **primary_key) {
+static List *IndexForms(Oid relid, MemoryContext cxt, List **names, char **primary_key, List **first_columns) {
     Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(relid)};
     uint64 n = QuerySql(kIndexFormsSql, 1, types, values, NULL);
@@ -153,6 +154,7 @@ static List *IndexForms(Oid relid, MemoryContext cxt, List **names, char **prima
         forms = lappend(forms, form);
         if (names != NULL) {
             *names = lappend(*names, name);
+            *first_columns = lappend(*first_columns, ResultText(r, 4, cxt));
         }
         MemoryContextSwitchTo(old);
     }
@@ -169,17 +171,18 @@ static char *PartitionKeyText(Oid relid, MemoryContext cxt) {
 List *LiveIndexForms(Oid relid) {
     MemoryContext cxt = CurrentMemoryContext;
     SPI_connect();
-    List *forms = IndexForms(relid, cxt, NULL, NULL);
+    List *forms = IndexForms(relid, cxt, NULL, NULL, NULL);
     SPI_finish();
     return forms;
 }
 
-void LiveIndexNames(Oid relid, List **forms, List **names, char **primary_key) {
+void LiveIndexNames(Oid relid, List **forms, List **names, char **primary_key, List **first_columns) {
     MemoryContext cxt = CurrentMemoryContext;
     *names = NIL;
+    *first_columns = NIL;
     *primary_key = NULL;
     SPI_connect();
-    *forms = IndexForms(relid, cxt, names, primary_key);
+    *forms = IndexForms(relid, cxt, names, primary_key, first_columns);
     SPI_finish();
 }
 
@@ -223,7 +226,7 @@ List *DeclaredShape(const Declaration *decl, char **partition_key) {
                        CreateIndexSql(decl, (int)i, scratch));
         }
         Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(scratch)), NoLock, false);
-        forms = IndexForms(relid, cxt, NULL, NULL);
+        forms = IndexForms(relid, cxt, NULL, NULL, NULL);
         key = PartitionKeyText(relid, cxt);
         SPI_finish();
     };

@@ -23,7 +23,8 @@ uint64 ExecuteSql(const char *doing, const char *sql) {
 }
 
 uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls) {
-    int rc = SPI_execute_with_args(sql, nargs, (Oid *)types, (Datum *)values, nulls, true, 0);
+    // Not read-only: a read-only query would use the transaction's first snapshot, blind to the DDL we just ran.
+    int rc = SPI_execute_with_args(sql, nargs, (Oid *)types, (Datum *)values, nulls, false, 0);
     if (rc != SPI_OK_SELECT) {
         elog(ERROR, "pg_bulk_ingest: query failed (%s): %s", SPI_result_code_string(rc), sql);
     }

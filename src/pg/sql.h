@@ -13,7 +13,7 @@ extern "C" {
 // The caller must be connected to SPI. Returns SPI_processed.
 uint64 ExecuteSql(const char *doing, const char *sql);
 
-// Runs a read-only query with parameters through SPI (the caller is connected); returns SPI_processed, with the
+// Runs a query with parameters through SPI (the caller is connected); returns SPI_processed, with the
 // rows in SPI_tuptable. nulls may be NULL.
 uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls);
 
