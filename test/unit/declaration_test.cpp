@@ -101,3 +101,68 @@ TEST(SourceOptions, PaginationRetriesAndPages) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string OptionsErrorOf(const std::string &options_json) {
+    try {
+        ParseSourceOptions(options_json);
+    } catch (const Error &e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST(SourceOptions, Indexes) {
+    auto options = ParseSourceOptions(
+        R"J({"indexes": [{"columns": ["customer"]}, {"columns": ["tags"], "using": "gin"},
+                        {"columns": ["email"], "unique": true}, {"expression": "lower(customer)"},
+                        {"columns": ["amount", "id"], "where": "amount > 0"}]})J");
+    ASSERT_EQ(options.indexes.size(), 5u);
+    EXPECT_EQ(options.indexes[0].columns, std::vector<std::string>{"customer"});
+    EXPECT_EQ(options.indexes[0].method, "btree");
+    EXPECT_FALSE(options.indexes[0].unique);
+    EXPECT_EQ(options.indexes[1].method, "gin");
+    EXPECT_TRUE(options.indexes[2].unique);
+    EXPECT_TRUE(options.indexes[3].columns.empty());
+    EXPECT_EQ(options.indexes[3].expression, "lower(customer)");
+    EXPECT_EQ(options.indexes[4].columns, (std::vector<std::string>{"amount", "id"}));
+    EXPECT_EQ(options.indexes[4].where, "amount > 0");
+}
+
+TEST(SourceOptions, IndexRejectionsNameTheEntry) {
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": {"columns": ["a"]}})J").find("\"indexes\" must be an array"),
+              std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{"columns": ["a"]}, 3]})J").find("options.indexes[1] must be an object"),
+              std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{}]})J").find("options.indexes[0] needs either"), std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{"columns": ["a"], "expression": "lower(a)"}]})J").find("not both"),
+              std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{"columns": []}]})J").find("non-empty array"), std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{"columns": ["a"], "name": "x"}]})J").find("unknown key \"name\""),
+              std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{"columns": ["a"], "unique": "yes"}]})J").find("true or false"),
+              std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"indexes": [{"columns": ["a"], "using": ""}]})J").find("\"using\" must be"),
+              std::string::npos);
+}
+
+TEST(SourceOptions, IndexColumnsMustBeDeclared) {
+    auto columns = ParseColumnDecls(R"J([{"name": "a", "type": "int"}])J");
+    auto options = ParseSourceOptions(R"J({"indexes": [{"columns": ["a"]}, {"columns": ["a", "b"]}]})J");
+    try {
+        bulk_ingest::CheckIndexColumns(options.indexes, columns);
+        FAIL() << "an undeclared column was accepted";
+    } catch (const Error &e) {
+        EXPECT_STREQ(e.what(), "options.indexes[1]: \"b\" is not a declared column");
+    }
+}
+
+TEST(SourceOptions, PartitionBy) {
+    EXPECT_EQ(ParseSourceOptions(R"J({"partition_by": "RANGE (updated_at)"})J").partition_by, "RANGE (updated_at)");
+    EXPECT_TRUE(ParseSourceOptions("{}").partition_by.empty());
+    EXPECT_NE(OptionsErrorOf(R"J({"partition_by": ""})J").find("partitioning clause"), std::string::npos);
+    EXPECT_NE(OptionsErrorOf(R"J({"partition_by": ["RANGE"]})J").find("partitioning clause"), std::string::npos);
+}
