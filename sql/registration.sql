@@ -78,3 +78,28 @@ SELECT count(*) AS runs_kept FROM bulk_ingest.runs WHERE source = 'unreachable';
 SELECT bulk_ingest_unregister('unreachable');
 SELECT bulk_ingest_unregister('mine');
 DROP ROLE intruder;
+
+-- options.indexes and options.partition_by are built on a scratch table at registration: every mistake names the
+-- option, and SQL text is one expression, never more.
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
+    options => '{"indexes": [{"columns": ["a"]}, {"columns": ["b"]}]}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
+    options => '{"indexes": [{"columns": ["a"], "using": "no_such_method"}]}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
+    options => '{"indexes": [{"expression": "no_such_function(a)"}]}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
+    options => '{"indexes": [{"expression": "lower(a)); DROP TABLE bulk_ingest.sources; --"}]}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
+    options => '{"indexes": [{"columns": ["a"], "where": "true) WITH (fillfactor = 10"}]}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
+    options => '{"partition_by": "RANGE (n)); DROP TABLE x; --"}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text", "primary_key": true}, {"name": "n", "type": "int"}]',
+    options => '{"partition_by": "RANGE (n)", "indexes": [{"columns": ["a"], "unique": true}]}');
+SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
+    "delete" => 'before_first_batch', options => '{"partition_by": "RANGE (n)"}');
+SELECT count(*) AS sources_registered FROM bulk_ingest.sources WHERE source = 'ix';
+SELECT (bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
+    options => '{"indexes": [{"expression": "lower(a)"}, {"columns": ["n"], "where": "n > 0", "unique": true}], "partition_by": "LIST (n)"}')).source
+    AS registered;
+SELECT to_regclass('ix_t') IS NULL AS no_table_yet, to_regclass('pg_temp.bulk_ingest_declared_shape') IS NULL AS no_scratch_left;
+SELECT bulk_ingest_unregister('ix');

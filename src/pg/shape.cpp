@@ -73,7 +73,12 @@ char *CreateIndexSql(const Declaration *decl, int i, const char *qualified_table
     return sql.data;
 }
 
-static void OptionErrorCallback(void *arg) {
+
+// For errors of parsing our wrapper around the option's text: their position would point into the user's statement.
+static void ParseErrorCallback(void *arg) {
+    if (geterrposition() > 0) {
+        errposition(0);
+    }
     errcontext("%s", (const char *)arg);
 }
 
@@ -81,7 +86,7 @@ static void OptionErrorCallback(void *arg) {
 // SELECT, so that text cannot close the parenthesis and add clauses or statements to the DDL it is put into.
 static void CheckExpression(const char *what, const char *text) {
     char *sql = psprintf("SELECT (%s\n)", text);
-    ErrorContextCallback callback = {error_context_stack, OptionErrorCallback, (void *)what};
+    ErrorContextCallback callback = {error_context_stack, ParseErrorCallback, (void *)what};
     error_context_stack = &callback;
     List *parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
     error_context_stack = callback.previous;
@@ -105,7 +110,7 @@ static void CheckExpression(const char *what, const char *text) {
 // Raises an error unless text is exactly a partitioning clause ("RANGE (updated_at)").
 static void CheckPartitionBy(const char *what, const char *text) {
     char *sql = psprintf("CREATE TABLE bulk_ingest_check () PARTITION BY %s\n", text);
-    ErrorContextCallback callback = {error_context_stack, OptionErrorCallback, (void *)what};
+    ErrorContextCallback callback = {error_context_stack, ParseErrorCallback, (void *)what};
     error_context_stack = &callback;
     List *parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
     error_context_stack = callback.previous;
