@@ -157,7 +157,7 @@ List *SwapLockOrder(Oid relid) {
     return lappend_oid(order, relid);
 }
 
-void CheckCarriable(Oid relid, const char *source, const char *target) {
+char *UncarriableObjects(Oid relid) {
     List *set = lappend_oid(DependentViews(relid, false), relid);
     Oid types[] = {OIDARRAYOID};
     Datum values[] = {OidArray(set)};
@@ -191,7 +191,7 @@ void CheckCarriable(Oid relid, const char *source, const char *target) {
         " ORDER BY 1",
         1, types, values);
     if (blockers == NIL) {
-        return;
+        return NULL;
     }
     StringInfoData list;
     initStringInfo(&list);
@@ -199,13 +199,7 @@ void CheckCarriable(Oid relid, const char *source, const char *target) {
     foreach (cell, blockers) {
         appendStringInfo(&list, "%s%s", list.len > 0 ? "; " : "", (const char *)lfirst(cell));
     }
-    ereport(ERROR,
-            (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-             errmsg("source \"%s\": table %s must be rebuilt, but objects that depend on it cannot be carried over",
-                    source, target),
-             errdetail("%s.", list.data),
-             errhint("Drop or change them (a foreign key can reference the table again after the run), or change the "
-                     "declaration to match the table. Nothing was changed.")));
+    return list.data;
 }
 
 Oid RelationOwner(Oid relid) {

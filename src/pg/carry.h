@@ -20,10 +20,10 @@ typedef struct TableCarry TableCarry;
 Oid RelationOwner(Oid relid);
 typedef struct SwapCarry SwapCarry;
 
-// Raises an error naming every object that depends on the table (or on its dependent views) and cannot be carried
-// across a rebuild: foreign keys that reference it, functions with SQL-standard bodies, rules of other tables,
-// publications, temporary views, ... Nothing has changed when it raises.
-void CheckCarriable(Oid relid, const char *source, const char *target);
+// The objects that depend on the table (or on its dependent views) and cannot be carried across a rebuild, "; "
+// separated, or NULL when there are none: foreign keys that reference it, functions with SQL-standard bodies, rules
+// of other tables, publications, temporary views, ...
+char *UncarriableObjects(Oid relid);
 
 // The table's dependent views, outermost first, then the table: the order in which the swap locks them (the order
 // in which readers of the views lock them, so that the swap and a reader never wait for each other in a cycle).

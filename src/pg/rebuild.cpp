@@ -83,10 +83,21 @@ void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_
                                   GetUserNameFromId(RelationOwner(target->relid), false)),
                         errhint("Let the table's owner (or a member of its role) own the source.")));
     }
-    if (fast_path) {
-        return;  // nothing depends on an empty table's rows; views and the rest are still carried
+    char *uncarriable = UncarriableObjects(target->relid);
+    if (uncarriable == NULL) {
+        return;
     }
-    CheckCarriable(target->relid, decl->row->source, QuotedTargetName(decl));
+    if (fast_path) {
+        plan->reason = NULL;  // loading in place loses nothing
+        return;
+    }
+    ereport(ERROR,
+            (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+             errmsg("source \"%s\": table %s must be rebuilt, but objects that depend on it cannot be carried over",
+                    decl->row->source, QuotedTargetName(decl)),
+             errdetail("Rebuilt because: %s. Cannot be carried over: %s.", plan->reason, uncarriable),
+             errhint("Drop or change them (a foreign key can reference the table again after the run), or change the "
+                     "declaration to match the table. Nothing was changed.")));
 }
 
 Oid CreateRebuildTable(const Declaration *decl, const RebuildPlan *plan) {
