@@ -44,6 +44,45 @@ static bool TableIsEmpty(Oid relid) {
     return empty;
 }
 
+// The views that use a column of the table that the declaration does not have ("view v uses column c"), or NULL.
+static char *ViewsOfDroppedColumns(const Declaration *decl, Oid relid) {
+    StringInfoData dropped;
+    initStringInfo(&dropped);
+    Relation rel = table_open(relid, AccessShareLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        bool declared = false;
+        for (int c = 0; c < decl->ncolumns && !att->attisdropped; c++) {
+            declared = declared || strcmp(decl->columns[c].name, NameStr(att->attname)) == 0;
+        }
+        if (!att->attisdropped && !declared) {
+            appendStringInfo(&dropped, "%s%d", dropped.len > 0 ? "," : "{", att->attnum);
+        }
+    }
+    table_close(rel, NoLock);
+    if (dropped.len == 0) {
+        return NULL;
+    }
+    appendStringInfoChar(&dropped, '}');
+    Oid types[] = {OIDOID, TEXTOID};
+    Datum values[] = {ObjectIdGetDatum(relid), CStringGetTextDatum(dropped.data)};
+    MemoryContext cxt = CurrentMemoryContext;
+    SPI_connect();
+    uint64 n = QuerySql("SELECT string_agg(DISTINCT format('%s uses column %I, which the declaration drops',"
+                        "       pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, r.ev_class, 0), a.attname),"
+                        "       '; ')"
+                        "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+                        "  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+                        " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = "
+                        "'pg_catalog.pg_class'::regclass"
+                        "   AND d.refobjid = $1 AND d.refobjsubid = ANY ($2::int2[]) AND r.ev_class <> $1",
+                        2, types, values, NULL);
+    char *lost = n > 0 ? ResultText(0, 1, cxt) : NULL;
+    SPI_finish();
+    return lost;
+}
+
 void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_batch, bool created,
                  RebuildPlan *plan) {
     memset(plan, 0, sizeof(*plan));
@@ -84,6 +123,12 @@ void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_
                         errhint("Let the table's owner (or a member of its role) own the source.")));
     }
     char *uncarriable = UncarriableObjects(target->relid);
+    if (plan->copy_rows || DeclarationReplaces(decl)) {
+        char *lost = ViewsOfDroppedColumns(decl, target->relid);
+        if (lost != NULL) {
+            uncarriable = uncarriable ? psprintf("%s; %s", uncarriable, lost) : lost;
+        }
+    }
     if (uncarriable == NULL) {
         return;
     }
