@@ -45,7 +45,8 @@ typedef struct CarriedView {
     char *options;     // "security_barrier = 'true', ..." or ""
     char *tablespace;  // quoted, or NULL
     bool populated;
-    List *after;  // statements after the view exists: its indexes and triggers
+    char *placeholder;  // for a view in a cycle: "NULL::type AS column, ..." to create it before its definition
+    List *after;        // statements after the view exists: its indexes and triggers
     RelationGrants grants;
 } CarriedView;
 
@@ -115,50 +116,107 @@ static Datum OidArray(List *oids) {
 
 // ---- dependent views ----------------------------------------------------------------------------------------
 
-// Every view depending on the table, directly or through other views, with the length of its longest dependency
-// path (so that ordering by it creates dependencies first). Paths never revisit a view.
+// Every view depending on the table, directly or through other views. UNION (not UNION ALL) keeps the recursion
+// to one row per view, however many columns and paths connect them, and ends on cycles.
 static const char *const kDependentViewsSql =
-    "WITH RECURSIVE dep(oid, depth, path) AS ("
-    "  SELECT r.ev_class, 1, ARRAY[r.ev_class]"
+    "WITH RECURSIVE dep(oid) AS ("
+    "  SELECT r.ev_class"
     "    FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
     "   WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
     "     AND d.refobjid = $1 AND r.ev_class <> $1"
-    "  UNION ALL"
-    "  SELECT r.ev_class, dep.depth + 1, dep.path || r.ev_class"
+    "  UNION"
+    "  SELECT r.ev_class"
     "    FROM dep JOIN pg_catalog.pg_depend d ON d.refobjid = dep.oid"
     "     AND d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
     "    JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-    "   WHERE r.ev_class <> dep.oid AND r.ev_class <> ALL (dep.path) AND r.ev_class <> $1"
+    "   WHERE r.ev_class <> dep.oid AND r.ev_class <> $1"
     ") "
-    "SELECT oid, max(depth) AS depth FROM dep GROUP BY oid";
+    "SELECT oid FROM dep ORDER BY oid";
 
-static List *DependentViews(Oid relid, bool outermost_first) {
-    char *sql =
-        psprintf("SELECT oid FROM (%s) v ORDER BY depth %s, oid", kDependentViewsSql, outermost_first ? "DESC" : "ASC");
+// Which of the views use which (pairs of array positions), from one query.
+static const char *const kViewEdgesSql =
+    "SELECT DISTINCT array_position($1, r.ev_class) - 1, array_position($1, d.refobjid) - 1"
+    "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+    " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+    "   AND r.ev_class = ANY ($1) AND d.refobjid = ANY ($1) AND r.ev_class <> d.refobjid";
+
+// The dependent views of relid in creation order (every view after the views it uses). Views in a cycle (possible
+// with CREATE OR REPLACE VIEW), and those that use them, come last, in OID order, flagged in *cyclic (may be NULL):
+// they are created as placeholders first, then replaced.
+static List *DependentViews(Oid relid, List **cyclic) {
     MemoryContext cxt = CurrentMemoryContext;
     Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(relid)};
-    List *oids = NIL;
     SPI_connect();
-    uint64 n = QuerySql(sql, 1, types, values, NULL);
+    uint64 n = QuerySql(kDependentViewsSql, 1, types, values, NULL);
+    Oid *oids = (Oid *)MemoryContextAlloc(cxt, sizeof(Oid) * Max(n, 1));
     for (uint64 r = 0; r < n; r++) {
         bool isnull;
-        Oid oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-        MemoryContext old = MemoryContextSwitchTo(cxt);
-        oids = lappend_oid(oids, oid);
-        MemoryContextSwitchTo(old);
+        oids[r] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    // needs[i * n + j]: view i uses view j
+    bool *needs = (bool *)MemoryContextAllocZero(cxt, sizeof(bool) * Max(n * n, 1));
+    if (n > 0) {
+        Oid edge_types[] = {OIDARRAYOID};
+        Datum edge_values[1];
+        Datum *as_datums = (Datum *)palloc(sizeof(Datum) * n);
+        for (uint64 i = 0; i < n; i++) {
+            as_datums[i] = ObjectIdGetDatum(oids[i]);
+        }
+        edge_values[0] = PointerGetDatum(construct_array(as_datums, (int)n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+        uint64 nedges = QuerySql(kViewEdgesSql, 1, edge_types, edge_values, NULL);
+        for (uint64 e = 0; e < nedges; e++) {
+            bool isnull;
+            int from = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc, 1, &isnull));
+            int to = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc, 2, &isnull));
+            needs[(uint64)from * n + (uint64)to] = true;
+        }
     }
     SPI_finish();
-    return oids;
+
+    // Kahn's algorithm; what is left when no view is ready is a cycle and what depends on it.
+    bool *done = (bool *)palloc0(sizeof(bool) * Max(n, 1));
+    List *order = NIL;
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    bool progress = true;
+    while (progress) {
+        progress = false;
+        for (uint64 i = 0; i < n; i++) {
+            bool ready = !done[i];
+            for (uint64 j = 0; j < n && ready; j++) {
+                ready = !needs[i * n + j] || done[j];
+            }
+            if (ready) {
+                done[i] = true;
+                order = lappend_oid(order, oids[i]);
+                progress = true;
+            }
+        }
+    }
+    for (uint64 i = 0; i < n; i++) {
+        if (!done[i]) {
+            order = lappend_oid(order, oids[i]);
+            if (cyclic != NULL) {
+                *cyclic = lappend_oid(*cyclic, oids[i]);
+            }
+        }
+    }
+    MemoryContextSwitchTo(old);
+    return order;
 }
 
 List *SwapLockOrder(Oid relid) {
-    List *order = DependentViews(relid, true);
+    // Outermost first: the reverse of the creation order.
+    List *creation = DependentViews(relid, NULL);
+    List *order = NIL;
+    for (int i = list_length(creation) - 1; i >= 0; i--) {
+        order = lappend_oid(order, list_nth_oid(creation, i));
+    }
     return lappend_oid(order, relid);
 }
 
 char *UncarriableObjects(Oid relid) {
-    List *set = lappend_oid(DependentViews(relid, false), relid);
+    List *set = lappend_oid(DependentViews(relid, NULL), relid);
     Oid types[] = {OIDARRAYOID};
     Datum values[] = {OidArray(set)};
     List *blockers = StatementList(
@@ -365,7 +423,8 @@ SwapCarry *CaptureInsideSwap(Oid old_relid) {
     SwapCarry *carry = (SwapCarry *)palloc0(sizeof(SwapCarry));
     CaptureGrants(old_relid, &carry->table_grants);
     int nest = QualifyNames();
-    List *oids = DependentViews(old_relid, false);
+    List *cyclic = NIL;
+    List *oids = DependentViews(old_relid, &cyclic);
     ListCell *cell;
     foreach (cell, oids) {
         Oid oid = lfirst_oid(cell);
@@ -375,6 +434,14 @@ SwapCarry *CaptureInsideSwap(Oid old_relid) {
         Oid types[] = {OIDOID};
         Datum values[] = {ObjectIdGetDatum(oid)};
         SPI_connect();
+        if (list_member_oid(cyclic, oid)) {
+            QuerySql(
+                "SELECT string_agg(format('NULL::%s AS %I', pg_catalog.format_type(atttypid, atttypmod), attname),"
+                "                  ', ' ORDER BY attnum)"
+                "  FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+                1, types, values, NULL);
+            view->placeholder = ResultText(0, 1, cxt);
+        }
         QuerySql(
             "SELECT c.relkind::text, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
             "       c.relowner::text, pg_catalog.rtrim(pg_catalog.pg_get_viewdef(c.oid), '; '),"
@@ -414,7 +481,8 @@ static void RecreateView(const CarriedView *view) {
     initStringInfo(&sql);
     bool materialized = view->relkind == RELKIND_MATVIEW;
     const char *kind = materialized ? "MATERIALIZED VIEW" : "VIEW";
-    appendStringInfo(&sql, "CREATE %s %s", kind, view->name);
+    bool replace = view->placeholder != NULL && !materialized;
+    appendStringInfo(&sql, "CREATE %s%s %s", replace ? "OR REPLACE " : "", kind, view->name);
     if (view->options[0] != '\0') {
         appendStringInfo(&sql, " WITH (%s)", view->options);
     }
@@ -449,6 +517,17 @@ void RestoreAfterSwap(TableCarry *table, SwapCarry *swap, Oid new_relid) {
     int nest = QualifyNames();
     ExecuteAsSuperuser("recreating the triggers and statistics of the rebuilt table", table->after_rename);
     ListCell *cell;
+    // Views in a cycle exist as placeholders (their columns, no rows) before any of them is defined.
+    foreach (cell, swap->views) {
+        const CarriedView *view = (const CarriedView *)lfirst(cell);
+        if (view->placeholder != NULL && view->relkind == RELKIND_VIEW) {
+            ExecuteAsSuperuser(psprintf("creating a placeholder for view %s, which is in a cycle of views", view->name),
+                               list_make2(psprintf("CREATE VIEW %s AS SELECT %s", view->name, view->placeholder),
+                                          psprintf("ALTER VIEW %s OWNER TO %s", view->name,
+                                                   quote_identifier(GetUserNameFromId(view->owner, false)))));
+        }
+    }
+    CommandCounterIncrement();
     foreach (cell, swap->views) {
         RecreateView((const CarriedView *)lfirst(cell));
     }

@@ -69,15 +69,16 @@ static char *ViewsOfDroppedColumns(const Declaration *decl, Oid relid) {
     Datum values[] = {ObjectIdGetDatum(relid), CStringGetTextDatum(dropped.data)};
     MemoryContext cxt = CurrentMemoryContext;
     SPI_connect();
-    uint64 n = QuerySql("SELECT string_agg(DISTINCT format('%s uses column %I, which the declaration drops',"
-                        "       pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, r.ev_class, 0), a.attname),"
-                        "       '; ')"
-                        "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-                        "  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
-                        " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = "
-                        "'pg_catalog.pg_class'::regclass"
-                        "   AND d.refobjid = $1 AND d.refobjsubid = ANY ($2::int2[]) AND r.ev_class <> $1",
-                        2, types, values, NULL);
+    uint64 n = QuerySql(
+        "SELECT string_agg(DISTINCT format('%s uses column %I, which the declaration drops',"
+        "       pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, r.ev_class, 0), a.attname),"
+        "       '; ')"
+        "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+        "  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+        " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = "
+        "'pg_catalog.pg_class'::regclass"
+        "   AND d.refobjid = $1 AND d.refobjsubid = ANY ($2::int2[]) AND r.ev_class <> $1",
+        2, types, values, NULL);
     char *lost = n > 0 ? ResultText(0, 1, cxt) : NULL;
     SPI_finish();
     return lost;

@@ -73,7 +73,6 @@ char *CreateIndexSql(const Declaration *decl, int i, const char *qualified_table
     return sql.data;
 }
 
-
 // For errors of parsing our wrapper around the option's text: their position would point into the user's statement.
 static void ParseErrorCallback(void *arg) {
     if (geterrposition() > 0) {

@@ -12,6 +12,8 @@ extern "C" {
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "utils/array.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -48,23 +50,24 @@ static bool TryLocks(List *relids) {
 
 // Cancels (or, with terminate, terminates) the sessions holding a lock on one of relids.
 static void SignalBlockers(List *relids, const char *what, bool terminate, long blocked_ms) {
-    SPI_connect();
-    StringInfoData array;
-    initStringInfo(&array);
+    Datum *elems = (Datum *)palloc(sizeof(Datum) * list_length(relids));
+    int nelems = 0;
     ListCell *cell;
     foreach (cell, relids) {
-        appendStringInfo(&array, "%s%u", array.len > 0 ? "," : "{", lfirst_oid(cell));
+        elems[nelems++] = ObjectIdGetDatum(lfirst_oid(cell));
     }
-    appendStringInfoChar(&array, '}');
-    Oid types[] = {OIDARRAYOID, INT4OID};
-    Datum values[] = {
-        DirectFunctionCall3(array_in, CStringGetDatum(array.data), ObjectIdGetDatum(OIDOID), Int32GetDatum(-1)),
-        Int32GetDatum(MyProcPid)};
+    // Never the run's own caller (bulk_ingest_run waits for the run; if it holds a lock on the table, that is the
+    // caller's own doing, and terminating it would end the run too).
+    int caller = MyBgworkerEntry != NULL ? (int)MyBgworkerEntry->bgw_notify_pid : 0;
+    Oid types[] = {OIDARRAYOID, INT4OID, INT4OID};
+    Datum values[] = {PointerGetDatum(construct_array(elems, nelems, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
+                      Int32GetDatum(MyProcPid), Int32GetDatum(caller)};
+    SPI_connect();
     uint64 n = QuerySql(
         "SELECT DISTINCT pid FROM pg_catalog.pg_locks"
-        " WHERE locktype = 'relation' AND granted AND relation = ANY($1) AND pid <> $2"
+        " WHERE locktype = 'relation' AND granted AND relation = ANY($1) AND pid <> $2 AND pid <> $3"
         "   AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
-        2, types, values, NULL);
+        3, types, values, NULL);
     for (uint64 r = 0; r < n; r++) {
         bool isnull;
         int pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
