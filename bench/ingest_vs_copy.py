@@ -7,7 +7,11 @@ rows as CSV, into the same table, in the same run.
 For each repetition the table is truncated and loaded by each contender in turn:
   copy_csv        COPY bench.orders FROM '<file>.csv' (CSV), the baseline
   ingest_append   bulk_ingest_run with upsert => 'off' (rows straight into the table)
-  ingest_upsert   bulk_ingest_run with upsert => 'if_primary_key' (staging table + merge on the key)
+  ingest_upsert   bulk_ingest_run with upsert => 'if_primary_key' into the empty table: the first batch takes the
+                  fast path (a new table, the key built after the load), the next batches (100,000 rows each)
+                  go through a staging table and merge on the key
+  ingest_upsert_1 the same with one batch (batch_rows above the row count): all of it on the fast path
+  ingest_upsert_again  upsert of the same rows into the table already holding them (every batch merged)
   ingest_append_wm  as ingest_append, with a high_watermark_column (every value compared in its type)
 Reports the median rows/s of each, its ratio to copy_csv, and the peak private (anonymous) memory of the loading
 backend, sampled from /proc/<pid>/status (RssAnon: the backend's own memory, excluding shared buffers).
@@ -139,6 +143,8 @@ def main():
         columns = json.dumps(COLUMNS)
         db.execute("SELECT bulk_ingest_register('append', %s, 'bench.orders', %s, upsert => 'off')", (url, columns))
         db.execute("SELECT bulk_ingest_register('upsert', %s, 'bench.orders', %s)", (url, columns))
+        db.execute("SELECT bulk_ingest_register('upsert_1', %s, 'bench.orders', %s, options => %s)",
+                   (url, columns, json.dumps({"batch_rows": args.rows + 1})))
         db.execute("SELECT bulk_ingest_register('append_wm', %s, 'bench.orders', %s, upsert => 'off',"
                    " high_watermark_column => 'updated_at')", (url, columns))
         find_worker = worker_pid_finder(cluster)
@@ -151,11 +157,15 @@ def main():
             "ingest_upsert": (lambda: db.execute("SELECT bulk_ingest_run('upsert', '__EARLIEST__')"), find_worker),
             "ingest_append_wm": (lambda: db.execute("SELECT bulk_ingest_run('append_wm', '__EARLIEST__')"),
                                  find_worker),
+            "ingest_upsert_1": (lambda: db.execute("SELECT bulk_ingest_run('upsert_1', '__EARLIEST__')"), find_worker),
+            "ingest_upsert_again": (lambda: db.execute("SELECT bulk_ingest_run('upsert', '__EARLIEST__')"),
+                                    find_worker),
         }
         results = {name: {"seconds": [], "peak_kb": []} for name in contenders}
         for rep in range(args.repeat):
             for name, (load, pid_of) in contenders.items():
-                db.execute("TRUNCATE bench.orders")
+                if name != "ingest_upsert_again":  # it runs over the rows ingest_upsert_1 left
+                    db.execute("TRUNCATE bench.orders")
                 db.execute("CHECKPOINT")
                 sampler = MemorySampler(pid_of)
                 sampler.start()
