@@ -103,17 +103,6 @@ static void ExecuteAsSuperuser(const char *doing, List *statements) {
     SetUserIdAndSecContext(saved_user, saved_context);
 }
 
-static Datum OidArray(List *oids) {
-    int n = list_length(oids);
-    Datum *elems = (Datum *)palloc(sizeof(Datum) * Max(n, 1));
-    int i = 0;
-    ListCell *cell;
-    foreach (cell, oids) {
-        elems[i++] = ObjectIdGetDatum(lfirst_oid(cell));
-    }
-    return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-}
-
 // ---- dependent views ----------------------------------------------------------------------------------------
 
 // Every view depending on the table, directly or through other views. UNION (not UNION ALL) keeps the recursion
@@ -150,46 +139,47 @@ static List *DependentViews(Oid relid, List **cyclic) {
     SPI_connect();
     uint64 n = QuerySql(kDependentViewsSql, 1, types, values, NULL);
     Oid *oids = (Oid *)MemoryContextAlloc(cxt, sizeof(Oid) * Max(n, 1));
+    List *set = NIL;
     for (uint64 r = 0; r < n; r++) {
         bool isnull;
         oids[r] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+        set = lappend_oid(set, oids[r]);
     }
-    // needs[i * n + j]: view i uses view j
+    // needs[i * n + j]: view i uses view j; waiting[i]: how many of the views i uses are not created yet
     bool *needs = (bool *)MemoryContextAllocZero(cxt, sizeof(bool) * Max(n * n, 1));
+    int *waiting = (int *)MemoryContextAllocZero(cxt, sizeof(int) * Max(n, 1));
     if (n > 0) {
         Oid edge_types[] = {OIDARRAYOID};
-        Datum edge_values[1];
-        Datum *as_datums = (Datum *)palloc(sizeof(Datum) * n);
-        for (uint64 i = 0; i < n; i++) {
-            as_datums[i] = ObjectIdGetDatum(oids[i]);
-        }
-        edge_values[0] = PointerGetDatum(construct_array(as_datums, (int)n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+        Datum edge_values[] = {OidArrayDatum(set)};
         uint64 nedges = QuerySql(kViewEdgesSql, 1, edge_types, edge_values, NULL);
         for (uint64 e = 0; e < nedges; e++) {
             bool isnull;
             int from = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc, 1, &isnull));
             int to = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[e], SPI_tuptable->tupdesc, 2, &isnull));
             needs[(uint64)from * n + (uint64)to] = true;
+            waiting[from]++;
         }
     }
     SPI_finish();
 
-    // Kahn's algorithm; what is left when no view is ready is a cycle and what depends on it.
+    // Kahn's algorithm, O(n^2) over the matrix; what is never ready is a cycle and what depends on it.
+    uint64 *ready = (uint64 *)palloc(sizeof(uint64) * Max(n, 1));
     bool *done = (bool *)palloc0(sizeof(bool) * Max(n, 1));
+    uint64 nready = 0;
+    for (uint64 i = 0; i < n; i++) {
+        if (waiting[i] == 0) {
+            ready[nready++] = i;
+        }
+    }
     List *order = NIL;
     MemoryContext old = MemoryContextSwitchTo(cxt);
-    bool progress = true;
-    while (progress) {
-        progress = false;
+    for (uint64 next = 0; next < nready; next++) {
+        uint64 j = ready[next];
+        done[j] = true;
+        order = lappend_oid(order, oids[j]);
         for (uint64 i = 0; i < n; i++) {
-            bool ready = !done[i];
-            for (uint64 j = 0; j < n && ready; j++) {
-                ready = !needs[i * n + j] || done[j];
-            }
-            if (ready) {
-                done[i] = true;
-                order = lappend_oid(order, oids[i]);
-                progress = true;
+            if (needs[i * n + j] && --waiting[i] == 0) {
+                ready[nready++] = i;
             }
         }
     }
@@ -218,7 +208,7 @@ List *SwapLockOrder(Oid relid) {
 char *UncarriableObjects(Oid relid) {
     List *set = lappend_oid(DependentViews(relid, NULL), relid);
     Oid types[] = {OIDARRAYOID};
-    Datum values[] = {OidArray(set)};
+    Datum values[] = {OidArrayDatum(set)};
     List *blockers = StatementList(
         "WITH s AS (SELECT c.oid, c.reltype, c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1)) "
         "SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)"

@@ -33,12 +33,10 @@ static bool OwnsTable(Oid relid) {
 }
 
 static bool TableIsEmpty(Oid relid) {
-    Oid types[] = {OIDOID};
-    Datum values[] = {ObjectIdGetDatum(relid)};
     SPI_connect();
     char *sql = psprintf("SELECT NOT EXISTS (SELECT FROM ONLY %s)",
                          quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)));
-    QuerySql(sql, 1, types, values, NULL);
+    QuerySql(sql, 0, NULL, NULL, NULL);
     bool empty = strcmp(ResultText(0, 1, CurrentMemoryContext), "t") == 0;
     SPI_finish();
     return empty;
@@ -186,12 +184,7 @@ static void AddPrimaryKey(const Declaration *decl, const char *table, bool upser
     }
     char *add = psprintf("ALTER TABLE %s ADD PRIMARY KEY (%s)", table, key);
     const char *doing = psprintf("source \"%s\": building the primary key (%s)", decl->row->source, key);
-    auto build = [&]() {
-        SPI_connect();
-        ExecuteSql(doing, add);
-        SPI_finish();
-    };
-    ErrorData *duplicates = InSubtransaction(build, IsUniqueViolation);
+    ErrorData *duplicates = ExecuteSqlCatching(doing, add, IsUniqueViolation);
     if (duplicates == NULL) {
         return;
     }
@@ -209,8 +202,8 @@ static void AddPrimaryKey(const Declaration *decl, const char *table, bool upser
                psprintf("DELETE FROM %s t USING (SELECT ctid AS row_ctid, row_number() OVER (PARTITION BY %s ORDER BY "
                         "ctid DESC) AS rank FROM %s) r WHERE t.ctid = r.row_ctid AND r.rank > 1",
                         table, key, table));
+    ExecuteSql(doing, add);
     SPI_finish();
-    build();
 }
 
 typedef struct CopiedColumn {
@@ -358,12 +351,7 @@ static void CopyOldRows(const Declaration *decl, Oid old_relid, const char *new_
                          upsert && key ? ") DO NOTHING" : "");
     const char *doing =
         psprintf("source \"%s\": copying the rows of %s into its rebuilt version", decl->row->source, old_name);
-    auto copy = [&]() {
-        SPI_connect();
-        ExecuteSql(doing, sql);
-        SPI_finish();
-    };
-    ErrorData *failure = InSubtransaction(copy, CatchesAnyError);
+    ErrorData *failure = ExecuteSqlCatching(doing, sql, CatchesAnyError);
     if (failure == NULL) {
         return;
     }
@@ -437,13 +425,8 @@ Oid CompleteRebuild(const Declaration *decl, const RebuildPlan *plan, Oid new_re
         CopyOldRows(decl, old_relid, new_name, upsert);
     }
     for (size_t i = 0; i < decl->options->indexes.size(); i++) {
-        auto build = [&]() {
-            SPI_connect();
-            ExecuteSql(psprintf("source \"%s\": building options.indexes[%zu]", source, i),
-                       CreateIndexSql(decl, (int)i, new_name));
-            SPI_finish();
-        };
-        ErrorData *duplicates = InSubtransaction(build, IsUniqueViolation);
+        ErrorData *duplicates = ExecuteSqlCatching(psprintf("source \"%s\": building options.indexes[%zu]", source, i),
+                                                   CreateIndexSql(decl, (int)i, new_name), IsUniqueViolation);
         if (duplicates != NULL) {
             ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
                             errmsg("source \"%s\": unique index options.indexes[%zu] of %s cannot be built: the rows "
@@ -456,9 +439,9 @@ Oid CompleteRebuild(const Declaration *decl, const RebuildPlan *plan, Oid new_re
     }
     CommandCounterIncrement();
     TableCarry *table_carry = CarryTableState(old_relid, new_relid, new_name);
-    List *old_forms, *old_names, *old_columns;
+    List *old_forms, *old_names;
     char *old_primary_key;
-    LiveIndexNames(old_relid, &old_forms, &old_names, &old_primary_key, &old_columns);
+    LiveIndexNames(old_relid, &old_forms, &old_names, &old_primary_key, NULL);
 
     // The swap: ACCESS EXCLUSIVE on the dependent views and the table, then drop, rename and recreate.
     ProgressSetPhase("waiting for the swap's lock", NULL);

@@ -158,7 +158,9 @@ static List *IndexForms(Oid relid, MemoryContext cxt, List **names, char **prima
         forms = lappend(forms, form);
         if (names != NULL) {
             *names = lappend(*names, name);
-            *first_columns = lappend(*first_columns, ResultText(r, 4, cxt));
+            if (first_columns != NULL) {
+                *first_columns = lappend(*first_columns, ResultText(r, 4, cxt));
+            }
         }
         MemoryContextSwitchTo(old);
     }
@@ -183,7 +185,9 @@ List *LiveIndexForms(Oid relid) {
 void LiveIndexNames(Oid relid, List **forms, List **names, char **primary_key, List **first_columns) {
     MemoryContext cxt = CurrentMemoryContext;
     *names = NIL;
-    *first_columns = NIL;
+    if (first_columns != NULL) {
+        *first_columns = NIL;
+    }
     *primary_key = NULL;
     SPI_connect();
     *forms = IndexForms(relid, cxt, names, primary_key, first_columns);

@@ -34,7 +34,7 @@ List *DeclaredShape(const Declaration *decl, char **partition_key);
 List *LiveIndexForms(Oid relid);
 
 // The same forms and, in the same order, the names of those indexes and of their first columns ("lower" for an
-// expression); *primary_key gets the primary key's name (NULL when none).
+// expression; first_columns may be NULL); *primary_key gets the primary key's name (NULL when none).
 void LiveIndexNames(Oid relid, List **forms, List **names, char **primary_key, List **first_columns);
 
 // The table's partition key as PostgreSQL deparses it ("RANGE (updated_at)"), "" when it is not partitioned.

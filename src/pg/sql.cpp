@@ -2,6 +2,8 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -73,4 +75,23 @@ ErrorData *RunInSubtransaction(void (*body)(void *), void *arg, bool (*catches)(
     MemoryContextSwitchTo(cxt);
     CurrentResourceOwner = owner;
     return caught;
+}
+
+Datum OidArrayDatum(List *oids) {
+    Datum *elems = (Datum *)palloc(sizeof(Datum) * Max(list_length(oids), 1));
+    int n = 0;
+    ListCell *cell;
+    foreach (cell, oids) {
+        elems[n++] = ObjectIdGetDatum(lfirst_oid(cell));
+    }
+    return PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+ErrorData *ExecuteSqlCatching(const char *doing, const char *sql, bool (*catches)(const ErrorData *)) {
+    auto execute = [&]() {
+        SPI_connect();
+        ExecuteSql(doing, sql);
+        SPI_finish();
+    };
+    return InSubtransaction(execute, catches);
 }

@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
 #include "utils/elog.h"
 }
 
@@ -16,6 +17,13 @@ uint64 ExecuteSql(const char *doing, const char *sql);
 // Runs a query with parameters through SPI (the caller is connected); returns SPI_processed, with the
 // rows in SPI_tuptable. nulls may be NULL.
 uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls);
+
+// An oid[] Datum holding the OIDs of a list, for query parameters.
+Datum OidArrayDatum(List *oids);
+
+// Executes one statement in a subtransaction, with its own SPI connection: NULL when it succeeded, else its error
+// when catches(edata) accepts it (the statement's work rolled back); other errors propagate.
+ErrorData *ExecuteSqlCatching(const char *doing, const char *sql, bool (*catches)(const ErrorData *));
 
 // Column `col` (1-based) of row `row` of SPI_tuptable as text copied into `cxt`; NULL for SQL NULL.
 char *ResultText(uint64 row, int col, MemoryContext cxt);

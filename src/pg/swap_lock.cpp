@@ -1,7 +1,6 @@
 #include "pg/swap_lock.h"
 
 #include "pg/settings.h"
-#include "pg/shared_state.h"
 #include "pg/sql.h"
 
 #include <signal.h>
@@ -13,7 +12,6 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "utils/array.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -50,18 +48,11 @@ static bool TryLocks(List *relids) {
 
 // Cancels (or, with terminate, terminates) the sessions holding a lock on one of relids.
 static void SignalBlockers(List *relids, const char *what, bool terminate, long blocked_ms) {
-    Datum *elems = (Datum *)palloc(sizeof(Datum) * list_length(relids));
-    int nelems = 0;
-    ListCell *cell;
-    foreach (cell, relids) {
-        elems[nelems++] = ObjectIdGetDatum(lfirst_oid(cell));
-    }
     // Never the run's own caller (bulk_ingest_run waits for the run; if it holds a lock on the table, that is the
     // caller's own doing, and terminating it would end the run too).
     int caller = MyBgworkerEntry != NULL ? (int)MyBgworkerEntry->bgw_notify_pid : 0;
     Oid types[] = {OIDARRAYOID, INT4OID, INT4OID};
-    Datum values[] = {PointerGetDatum(construct_array(elems, nelems, OIDOID, sizeof(Oid), true, TYPALIGN_INT)),
-                      Int32GetDatum(MyProcPid), Int32GetDatum(caller)};
+    Datum values[] = {OidArrayDatum(relids), Int32GetDatum(MyProcPid), Int32GetDatum(caller)};
     SPI_connect();
     uint64 n = QuerySql(
         "SELECT DISTINCT pid FROM pg_catalog.pg_locks"
