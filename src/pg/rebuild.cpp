@@ -398,8 +398,8 @@ static void NameIndexes(Oid relid, List *old_forms, List *old_names, const char 
             }
         }
         if (name == NULL) {
-            name =
-                ChooseRelationName(table, NULL, strncmp(form, "UNIQUE ", 7) == 0 ? "key" : "idx", namespace_oid, false);
+            name = ChooseRelationName(table, (const char *)lfirst(column_cell),
+                                      strncmp(form, "UNIQUE ", 7) == 0 ? "key" : "idx", namespace_oid, false);
         }
         ExecuteSql(doing, psprintf("ALTER INDEX %s RENAME TO %s",
                                    quote_qualified_identifier(schema, (const char *)lfirst(name_cell)),

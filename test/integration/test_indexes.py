@@ -82,6 +82,10 @@ def test_add_plain_indexes(db, server):
     oid_2 = relid(db, "public.ix_add")
     assert oid_2 != oid_1
     assert db.count("public.ix_add") == 3
+    # Named as PostgreSQL names them (table, first column, suffix), not after the rebuild's scratch table.
+    names = [r["indexname"] for r in db.query("SELECT indexname FROM pg_indexes WHERE tablename = 'ix_add'"
+                                              " ORDER BY indexname")]
+    assert names == ["ix_add_customer_idx", "ix_add_customer_idx1", "ix_add_pkey"], names
 
     ds.records[:] = [record(4)]
     assert db.run("ix_add")["rebuild"] is None
