@@ -38,6 +38,7 @@ static bool IsJsonType(Oid type_oid) {
 Declaration *ResolveDeclaration(const SourceRow *row) {
     Declaration *decl = (Declaration *)palloc0(sizeof(Declaration));
     decl->row = row;
+    decl->shape = (DeclaredShapeCache *)palloc0(sizeof(DeclaredShapeCache));
     char prefix[NAMEDATALEN * 2 + 32];
     snprintf(prefix, sizeof(prefix), "source \"%s\": ", row->source);
 

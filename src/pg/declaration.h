@@ -23,14 +23,22 @@ typedef struct DeclaredColumn {
     bool is_array;  // an array type (or a domain over one): JSON arrays become array literals
 } DeclaredColumn;
 
+// The declared indexes and partition key in PostgreSQL's canonical form, computed once per declaration (shape.h).
+typedef struct DeclaredShapeCache {
+    bool known;
+    List *index_forms;
+    char *partition_key;
+} DeclaredShapeCache;
+
 typedef struct Declaration {
     const SourceRow *row;
     List *target_names;  // the target's qualified name, as a list of String nodes
     int ncolumns;
     DeclaredColumn *columns;
     int primary_key_columns;
-    int watermark_column;  // index into columns, -1 when the source has no high_watermark_column
-    const char *schedule;  // options.schedule (an interval), NULL when not given
+    int watermark_column;       // index into columns, -1 when the source has no high_watermark_column
+    const char *schedule;       // options.schedule (an interval), NULL when not given
+    DeclaredShapeCache *shape;  // filled by DeclaredShape(), in the declaration's memory context
     // Owned by the memory context the declaration was resolved in.
     std::vector<bulk_ingest::ColumnDecl> *decls;
     bulk_ingest::SourceOptions *options;

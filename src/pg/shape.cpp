@@ -203,6 +203,11 @@ char *LivePartitionKey(Oid relid) {
 }
 
 List *DeclaredShape(const Declaration *decl, char **partition_key) {
+    DeclaredShapeCache *cache = decl->shape;
+    if (cache->known) {  // a run compares its target before each batch until one commits
+        *partition_key = cache->partition_key;
+        return cache->index_forms;
+    }
     const bulk_ingest::SourceOptions *options = decl->options;
     char what[128];
     for (size_t i = 0; i < options->indexes.size(); i++) {
@@ -220,7 +225,7 @@ List *DeclaredShape(const Declaration *decl, char **partition_key) {
         CheckPartitionBy("options.partition_by", options->partition_by.c_str());
     }
 
-    MemoryContext cxt = CurrentMemoryContext;
+    MemoryContext cxt = GetMemoryChunkContext(cache);  // as long as the declaration
     List *forms = NIL;
     char *key = NULL;
     auto build = [&]() {
@@ -239,6 +244,9 @@ List *DeclaredShape(const Declaration *decl, char **partition_key) {
         SPI_finish();
     };
     InScratchSubtransaction(build);  // the scratch table must not outlive the check
+    cache->index_forms = forms;
+    cache->partition_key = key;
+    cache->known = true;
     *partition_key = key;
     return forms;
 }

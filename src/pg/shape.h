@@ -26,7 +26,8 @@ char *DeclaredPrimaryKey(const Declaration *decl);
 // Checks the SQL text of options.indexes and options.partition_by, then builds the declared shape on a scratch
 // temporary table in a subtransaction that is rolled back: every error (unknown function, access method, a unique
 // index of a partitioned table without the partition key, ...) is raised now, naming the option. Returns the
-// canonical forms of the declared indexes (sorted) and sets *partition_key ("" when not partitioned).
+// canonical forms of the declared indexes (sorted) and sets *partition_key ("" when not partitioned). Computed once
+// per declaration (decl->shape); later calls return the same lists.
 List *DeclaredShape(const Declaration *decl, char **partition_key);
 
 // The canonical forms of the indexes of a table, except its primary key, sorted: "UNIQUE btree (lower(email)) WHERE
