@@ -46,8 +46,18 @@ SELECT bulk_ingest_register('', 'http://h/', 't', '[{"name": "a", "type": "text"
 SELECT bulk_ingest_register(NULL, 'http://h/', 't', '[{"name": "a", "type": "text"}]');
 SELECT count(*) AS nothing_registered FROM bulk_ingest.sources WHERE source IN ('bad', '');
 
+-- Nothing is executable by PUBLIC: a role that is not a member of bulk_ingest_user may call nothing.
+CREATE ROLE outsider LOGIN;
+SET ROLE outsider;
+SELECT bulk_ingest_register('mine', 'http://127.0.0.1:1/x', 'public.mine', '[{"name": "id", "type": "bigint"}]');
+SELECT bulk_ingest_run('orders');
+SELECT bulk_ingest_get_secret('orders', 'token');
+RESET ROLE;
+DROP ROLE outsider;
+
 -- Only the owner (or a member, or a superuser) may re-declare, run or unregister a source.
-CREATE ROLE intruder LOGIN;
+CREATE ROLE intruder LOGIN IN ROLE bulk_ingest_user;
+GRANT CREATE ON SCHEMA public TO intruder;
 SET ROLE intruder;
 SELECT bulk_ingest_register('orders', 'http://evil.invalid/', 'public.stolen', '[{"name": "id", "type": "bigint"}]');
 SELECT bulk_ingest_run('orders');
@@ -56,7 +66,10 @@ SELECT bulk_ingest_run('no_such_source');
 -- A source belongs to whoever registers it.
 SELECT source, owner FROM bulk_ingest_register('mine', 'http://127.0.0.1:1/x', 'public.mine',
     '[{"name": "id", "type": "bigint"}]');
+-- ... and each role sees its own sources only.
+SELECT source FROM bulk_ingest.sources ORDER BY source;
 RESET ROLE;
+SELECT source FROM bulk_ingest.sources ORDER BY source;
 
 -- A run that cannot connect fails cleanly: the error says why, and the run is recorded.
 SELECT source FROM bulk_ingest_register('unreachable', 'http://127.0.0.1:1/data?since={high_watermark}',
@@ -77,6 +90,7 @@ SELECT count(*) AS sources FROM bulk_ingest.sources WHERE source = 'unreachable'
 SELECT count(*) AS runs_kept FROM bulk_ingest.runs WHERE source = 'unreachable';
 SELECT bulk_ingest_unregister('unreachable');
 SELECT bulk_ingest_unregister('mine');
+REVOKE CREATE ON SCHEMA public FROM intruder;
 DROP ROLE intruder;
 
 -- options.indexes and options.partition_by are built on a scratch table at registration: every mistake names the

@@ -1,5 +1,6 @@
 #include "pg/carry.h"
 
+#include "pg/rights.h"
 #include "pg/sql.h"
 
 extern "C" {
@@ -59,11 +60,10 @@ struct SwapCarry {
     List *views;  // CarriedView *, in creation order (dependencies first)
 };
 
-// The deparsed SQL we capture must name every object fully, whatever the search_path of whoever replays it.
+// The deparsed SQL we capture names every object outside pg_catalog with its schema: it is captured and replayed
+// under the same pinned search_path (rights.h), so a replay resolves exactly what the catalog held.
 static int QualifyNames(void) {
-    int nest = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    return nest;
+    return PinSearchPath();
 }
 
 static List *StatementList(const char *sql, int nargs, const Oid *types, const Datum *values) {
@@ -92,15 +92,22 @@ static void ExecuteAll(const char *doing, List *statements) {
     SPI_finish();
 }
 
-// Runs statements as the bootstrap superuser: only DDL that executes no user code, replaying what the catalog held
-// (the source's owner may not be a member of a view's owner, who may no longer have CREATE on its schema).
-static void ExecuteAsSuperuser(const char *doing, List *statements) {
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    ExecuteAll(doing, statements);
-    SetUserIdAndSecContext(saved_user, saved_context);
+// Runs statements as role, restricted (rights.h).
+static void ExecuteAllAs(Oid role, const char *doing, List *statements) {
+    RunRestricted(role, [&] { ExecuteAll(doing, statements); });
+}
+
+// Replays, as the bootstrap superuser, the only statements a rebuild runs with more rights than the source's owner,
+// all deparsed from the catalog: CREATE VIEW, CREATE MATERIALIZED VIEW ... WITH NO DATA, ALTER ... OWNER TO the
+// object's owner, and the indexes and triggers of those views. They need it because the owner of a view need not be
+// a role the source's owner is a member of, and may lack CREATE on its schema (so may the owner of the table). None
+// of them executes user code with the superuser's rights: creating a view only parses and stores its query, WITH NO
+// DATA skips planning it, a change of owner and CREATE TRIGGER run nothing, and CREATE INDEX runs the index's
+// expressions and predicate (also when it folds constants) as the owner of the view, in a security-restricted
+// operation, as PostgreSQL always does. REFRESH runs as the view's owner (below), and all of it under the pinned
+// search_path (test_security_user_code.py shows each).
+static void ReplayAsSuperuser(const char *doing, List *statements) {
+    ExecuteAllAs(BOOTSTRAP_SUPERUSERID, doing, statements);
 }
 
 // ---- dependent views ----------------------------------------------------------------------------------------
@@ -394,10 +401,10 @@ TableCarry *CarryTableState(Oid old_relid, Oid new_relid, const char *new_name) 
         "(SELECT pg_catalog.pg_get_statisticsobjdef(s.oid) FROM pg_catalog.pg_statistic_ext s"
         "  WHERE s.stxrelid = $1 ORDER BY s.stxname)",
         1, types, values);
-    AtEOXact_GUC(true, nest);
+    UnpinSearchPath(nest);
 
     char *doing = psprintf("carrying the state of table %s over to its rebuilt version", get_rel_name(old_relid));
-    ExecuteAsSuperuser(doing, owner);
+    ReplayAsSuperuser(doing, owner);
     CommandCounterIncrement();
     ExecuteAll(doing, before);
     // Comments now; privileges again inside the swap (GRANT takes no lock that would keep them from changing).
@@ -462,7 +469,7 @@ SwapCarry *CaptureInsideSwap(Oid old_relid) {
         CaptureGrants(oid, &view->grants);
         carry->views = lappend(carry->views, view);
     }
-    AtEOXact_GUC(true, nest);
+    UnpinSearchPath(nest);
     return carry;
 }
 
@@ -486,17 +493,12 @@ static void RecreateView(const CarriedView *view) {
     char *doing = psprintf("recreating view %s, which depends on the rebuilt table", view->name);
     List *create = list_make2(sql.data, psprintf("ALTER %s %s OWNER TO %s", kind, view->name,
                                                  quote_identifier(GetUserNameFromId(view->owner, false))));
-    ExecuteAsSuperuser(doing, create);
+    ReplayAsSuperuser(doing, create);
     if (materialized && view->populated) {
         // The query runs as the view's owner, as REFRESH always does (never as the superuser that recreated it).
-        Oid saved_user;
-        int saved_context;
-        GetUserIdAndSecContext(&saved_user, &saved_context);
-        SetUserIdAndSecContext(view->owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-        ExecuteAll(doing, list_make1(psprintf("REFRESH MATERIALIZED VIEW %s", view->name)));
-        SetUserIdAndSecContext(saved_user, saved_context);
+        ExecuteAllAs(view->owner, doing, list_make1(psprintf("REFRESH MATERIALIZED VIEW %s", view->name)));
     }
-    ExecuteAsSuperuser(doing, view->after);
+    ReplayAsSuperuser(doing, view->after);  // its indexes and triggers
     CommandCounterIncrement();
     Oid oid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(view->name)), NoLock, false);
     RestoreGrants(oid, &view->grants);
@@ -505,21 +507,21 @@ static void RecreateView(const CarriedView *view) {
 void RestoreAfterSwap(TableCarry *table, SwapCarry *swap, Oid new_relid) {
     RestoreGrants(new_relid, &swap->table_grants);
     int nest = QualifyNames();
-    ExecuteAsSuperuser("recreating the triggers and statistics of the rebuilt table", table->after_rename);
+    ExecuteAll("recreating the triggers and statistics of the rebuilt table", table->after_rename);
     ListCell *cell;
     // Views in a cycle exist as placeholders (their columns, no rows) before any of them is defined.
     foreach (cell, swap->views) {
         const CarriedView *view = (const CarriedView *)lfirst(cell);
         if (view->placeholder != NULL && view->relkind == RELKIND_VIEW) {
-            ExecuteAsSuperuser(psprintf("creating a placeholder for view %s, which is in a cycle of views", view->name),
-                               list_make2(psprintf("CREATE VIEW %s AS SELECT %s", view->name, view->placeholder),
-                                          psprintf("ALTER VIEW %s OWNER TO %s", view->name,
-                                                   quote_identifier(GetUserNameFromId(view->owner, false)))));
+            ReplayAsSuperuser(psprintf("creating a placeholder for view %s, which is in a cycle of views", view->name),
+                              list_make2(psprintf("CREATE VIEW %s AS SELECT %s", view->name, view->placeholder),
+                                         psprintf("ALTER VIEW %s OWNER TO %s", view->name,
+                                                  quote_identifier(GetUserNameFromId(view->owner, false)))));
         }
     }
     CommandCounterIncrement();
     foreach (cell, swap->views) {
         RecreateView((const CarriedView *)lfirst(cell));
     }
-    AtEOXact_GUC(true, nest);
+    UnpinSearchPath(nest);
 }

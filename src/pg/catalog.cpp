@@ -1,5 +1,7 @@
 #include "pg/catalog.h"
 
+#include "pg/rights.h"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -15,26 +17,7 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
-// The owner of the extension, who owns the catalog tables.
-static Oid ExtensionOwner(void) {
-    Oid ext_oid = get_extension_oid("pg_bulk_ingest", false);
-    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext_oid));
-    SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-    HeapTuple tuple = systable_getnext(scan);
-    if (!HeapTupleIsValid(tuple)) {
-        elog(ERROR, "pg_bulk_ingest: extension %u has no catalog row", ext_oid);
-    }
-    Oid owner = ((Form_pg_extension)GETSTRUCT(tuple))->extowner;
-    systable_endscan(scan);
-    table_close(rel, AccessShareLock);
-    return owner;
-}
-
 int ExecuteAsCatalogOwner(const char *sql, int nargs, const char *const *args, bool read_only, long count) {
-    Oid saved_user;
-    int saved_context;
     Oid *types = (Oid *)palloc(sizeof(Oid) * Max(nargs, 1));
     Datum *values = (Datum *)palloc(sizeof(Datum) * Max(nargs, 1));
     char *nulls = (char *)palloc(Max(nargs, 1) + 1);
@@ -45,11 +28,11 @@ int ExecuteAsCatalogOwner(const char *sql, int nargs, const char *const *args, b
     }
     nulls[nargs] = '\0';
 
-    // An error aborts the transaction, which restores the user id; no PG_TRY needed to switch back.
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(ExtensionOwner(), saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
-    SetUserIdAndSecContext(saved_user, saved_context);
+    // As the extension's owner, with search_path pinned, in a security-restricted operation (rights.h). An error
+    // aborts the transaction, which restores the user id; no PG_TRY needed to switch back.
+    int rc = 0;
+    RunRestricted(ExtensionOwner(),
+                  [&] { rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count); });
     if (rc < 0) {
         elog(ERROR, "pg_bulk_ingest: catalog statement failed (%s): %s", SPI_result_code_string(rc), sql);
     }
@@ -97,9 +80,9 @@ SourceRow *LoadSource(const char *source, bool missing_ok) {
 void CheckSourceOwnership(const SourceRow *row, const char *action) {
     if (!has_privs_of_role(GetUserId(), row->owner)) {
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied to %s source \"%s\"", action, row->source),
-                        errdetail("Only the owner of the source (role \"%s\"), its members and superusers may.",
-                                  GetUserNameFromId(row->owner, true))));
+                        errmsg("permission denied for source \"%s\"", row->source),
+                        errdetail("Only the owner of the source (role \"%s\"), its members and superusers may %s it.",
+                                  GetUserNameFromId(row->owner, true), action)));
     }
 }
 
@@ -115,8 +98,8 @@ int64 InsertRun(const char *source, const char *status, const char *trigger, con
     const char *args[] = {source, status, trigger, requested_high_watermark};
     SPI_connect();
     ExecuteAsCatalogOwner(
-        "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", requested_high_watermark)"
-        " VALUES ($1, $2, $3, $4)"
+        "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", requested_high_watermark, owner)"
+        " VALUES ($1, $2, $3, $4, (SELECT owner FROM bulk_ingest.sources WHERE source = $1))"
         " ON CONFLICT (source) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id::text",
         4, args, false, 0);
     int64 id = ResultInt64();

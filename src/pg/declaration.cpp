@@ -1,6 +1,7 @@
 #include "pg/declaration.h"
 
 #include "pg/guard.h"
+#include "pg/sql.h"
 #include "core/formats.h"
 #include "core/secrets.h"
 #include "core/url.h"
@@ -8,6 +9,7 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "nodes/value.h"
 #include "parser/parse_type.h"
 #include "utils/builtins.h"
@@ -33,6 +35,33 @@ static void ColumnErrorCallback(void *arg) {
 static bool IsJsonType(Oid type_oid) {
     Oid base = getBaseType(type_oid);
     return base == JSONOID || base == JSONBOID;
+}
+
+// A declared type that does not resolve. Types are looked up with the pinned search_path (rights.h), so a type of
+// the user's own must be named with its schema: say which schemas have a type of that name.
+static void RaiseUnknownType(const char *source, const char *column, const char *type) {
+    size_t len = strcspn(type, "([ ");
+    char *name = pnstrdup(type, len);
+    char *found = NULL;
+    if (strchr(name, '.') == NULL && strchr(name, '"') == NULL) {
+        Oid types[] = {NAMEOID};
+        Datum values[] = {CStringGetDatum(name)};
+        SPI_connect();
+        QuerySql(
+            "SELECT string_agg(pg_catalog.format('%I.%I', n.nspname, t.typname), ', ' ORDER BY n.nspname)"
+            "  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
+            " WHERE t.typname = $1 AND NOT pg_catalog.pg_is_other_temp_schema(n.oid)",
+            1, types, values, NULL);
+        found = ResultText(0, 1, CurrentMemoryContext);
+        SPI_finish();
+    }
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("source \"%s\": column \"%s\": type %s does not exist", source, column, type),
+                    found ? errhint("Types outside pg_catalog are named with their schema (runs resolve nothing "
+                                    "through a search_path): did you mean %s?",
+                                    found)
+                          : errhint("Types outside pg_catalog are named with their schema (runs resolve nothing "
+                                    "through a search_path).")));
 }
 
 Declaration *ResolveDeclaration(const SourceRow *row) {
@@ -90,8 +119,11 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
         ColumnErrorContext context = {row->source, column->name};
         ErrorContextCallback callback = {error_context_stack, ColumnErrorCallback, &context};
         error_context_stack = &callback;
-        parseTypeString(source_column.type.c_str(), &column->type_oid, &column->typmod, false);
+        parseTypeString(source_column.type.c_str(), &column->type_oid, &column->typmod, true);
         error_context_stack = callback.previous;
+        if (!OidIsValid(column->type_oid)) {
+            RaiseUnknownType(row->source, column->name, source_column.type.c_str());
+        }
 
         column->is_json = IsJsonType(column->type_oid);
         column->is_array = !column->is_json && OidIsValid(get_element_type(getBaseType(column->type_oid)));

@@ -1,6 +1,7 @@
 #include "pg/launcher.h"
 
 #include "pg/guard.h"
+#include "pg/rights.h"
 #include "pg/run_slot.h"
 #include "pg/settings.h"
 #include "pg/shared_state.h"
@@ -65,8 +66,10 @@ static char *SpiText(int row, int col) {
     return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
+// Runs one of the launcher's catalog statements, with search_path pinned (rights.h).
 static void Exec(const char *sql, int nargs, Oid *types, Datum *values, bool read_only) {
-    int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0);
+    int rc = 0;
+    RunRestricted(GetUserId(), [&] { rc = SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0); });
     if (rc < 0) {
         elog(ERROR, "pg_bulk_ingest launcher: statement failed (%s): %s", SPI_result_code_string(rc), sql);
     }
@@ -143,14 +146,15 @@ static void QueueDueSources(void) {
         Oid types[] = {TEXTOID};
         Datum values[] = {CStringGetTextDatum(sources[i])};
         Exec(
-            "INSERT INTO bulk_ingest.runs (source, status, \"trigger\") VALUES ($1, 'queued', 'schedule')"
+            "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", owner)"
+            " VALUES ($1, 'queued', 'schedule', (SELECT owner FROM bulk_ingest.sources WHERE source = $1))"
             " ON CONFLICT (source) WHERE status IN ('queued', 'running') DO NOTHING",
             1, types, values, false);
         if (SPI_processed == 0) {
             Exec(
-                "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", finished_at, error)"
+                "INSERT INTO bulk_ingest.runs (source, status, \"trigger\", finished_at, error, owner)"
                 " SELECT $1, 'skipped', 'schedule', clock_timestamp(),"
-                "        format('skipped: run %s of the source was still %s', id, status)"
+                "        format('skipped: run %s of the source was still %s', id, status), owner"
                 "   FROM bulk_ingest.runs WHERE source = $1 AND status IN ('queued', 'running')",
                 1, types, values, false);
         }
@@ -280,6 +284,7 @@ static void LauncherMain(void) {
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
+    UseSafeSearchPathForSession();
     pgstat_report_appname("pg_bulk_ingest launcher");
     SetLauncherPid(MyProcPid);
     SetLauncherDatabase(MyDatabaseId);

@@ -3,7 +3,9 @@
 #include "core/copy_text.h"
 #include "core/error.h"
 #include "pg/guard.h"
+#include "pg/rights.h"
 #include "pg/shared_state.h"
+#include "pg/sql.h"
 #include "pg/target.h"
 
 extern "C" {
@@ -203,7 +205,7 @@ static Oid CreateStagingTable(const Declaration *decl) {
     appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS, %s bigint) ON COMMIT DROP",
                      kStagingTable, QuotedTargetName(decl), kStagingRowColumn);
     SPI_connect();
-    SPI_execute(sql.data, false, 0);
+    ExecuteSqlCreatingTemp("creating the staging table of a batch", sql.data);
     SPI_finish();
     CommandCounterIncrement();
     return RangeVarGetRelid(makeRangeVar((char *)"pg_temp", (char *)kStagingTable, -1), NoLock, false);
@@ -236,7 +238,7 @@ static void MergeStaging(const Declaration *decl) {
         appendStringInfoString(&sql, "NOTHING");
     }
     SPI_connect();
-    SPI_execute(sql.data, false, 0);
+    ExecuteSql("merging the batch into the table", sql.data);
     SPI_finish();
 }
 
@@ -286,9 +288,12 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     {
         feed = &state;
         error_context_stack = &callback;
-        state.cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
-        rows = CopyFrom(state.cstate);
-        EndCopyFrom(state.cstate);
+        // Triggers, check constraints and type input functions are user code: they run as the owner, restricted.
+        RunRestricted(GetUserId(), [&] {
+            state.cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
+            rows = CopyFrom(state.cstate);
+            EndCopyFrom(state.cstate);
+        });
         state.cstate = NULL;
         error_context_stack = callback.previous;
     }
@@ -329,7 +334,10 @@ void InitWatermark(WatermarkState *state, const Declaration *decl, const char *s
     state->collation = type->typcollation;
     get_typlenbyval(column->type_oid, &state->typlen, &state->typbyval);
     if (stored_value != NULL) {
-        state->max = InputFunctionCall(&state->input, pstrdup(stored_value), state->input_param, state->typmod);
+        // A domain's check constraints are user code.
+        RunRestricted(GetUserId(), [&] {
+            state->max = InputFunctionCall(&state->input, pstrdup(stored_value), state->input_param, state->typmod);
+        });
         state->has_max = true;
     }
 }

@@ -234,9 +234,9 @@ static char *ExplainCopyFailure(const Declaration *decl, const char *old_name, c
             char *sample = NULL;
             auto probe = [&]() {
                 SPI_connect();
-                ExecuteSql("probing a conversion",
-                           psprintf("CREATE TEMPORARY TABLE bulk_ingest_probe (%s %s) ON COMMIT DROP",
-                                    quote_identifier(column->name), column->to_type));
+                ExecuteSqlCreatingTemp("probing a conversion",
+                                       psprintf("CREATE TEMPORARY TABLE bulk_ingest_probe (%s %s) ON COMMIT DROP",
+                                                quote_identifier(column->name), column->to_type));
                 SPI_finish();
             };
             auto whole = [&]() {

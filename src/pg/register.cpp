@@ -5,13 +5,17 @@
 #include "pg/declaration.h"
 #include "pg/shape.h"
 #include "pg/guard.h"
+#include "pg/rights.h"
 #include "pg/shared_state.h"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
 }
 
 static char *RequiredText(FunctionCallInfo fcinfo, int argno, const char *name) {
@@ -31,6 +35,25 @@ static char *RequiredJson(FunctionCallInfo fcinfo, int argno, const char *name) 
     return JsonbToCString(NULL, &jsonb->root, VARSIZE(jsonb));
 }
 
+// The target's name with its schema. A name without one is resolved now, with the caller's search_path, as CREATE
+// TABLE or INSERT would resolve it (the table it names, else the schema a new table would go to); runs resolve nothing
+// through a search_path (rights.h), so the stored name must be complete.
+static char *QualifiedTarget(const char *source, const char *target) {
+    List *names = stringToQualifiedNameList(target);
+    if (list_length(names) != 1) {
+        return pstrdup(target);  // qualified (or invalid: ResolveDeclaration says so)
+    }
+    RangeVar *relation = makeRangeVarFromNameList(names);
+    Oid relid = RangeVarGetRelid(relation, NoLock, true);
+    Oid namespace_oid = OidIsValid(relid) ? get_rel_namespace(relid) : RangeVarGetCreationNamespace(relation);
+    if (isAnyTempNamespace(namespace_oid)) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": target \"%s\" is a temporary table", source, target),
+                        errdetail("A run loads in a session of its own, which cannot see this session's tables.")));
+    }
+    return quote_qualified_identifier(get_namespace_name(namespace_oid), relation->relname);
+}
+
 BULK_INGEST_FUNCTION(bulk_ingest_register) {
     SourceRow *row = (SourceRow *)palloc0(sizeof(SourceRow));
     row->source = RequiredText(fcinfo, 0, "source");
@@ -43,11 +66,15 @@ BULK_INGEST_FUNCTION(bulk_ingest_register) {
     row->delete_mode = RequiredText(fcinfo, 7, "delete");
     row->options = RequiredJson(fcinfo, 8, "options");
     row->owner = GetUserId();
+    row->target = QualifiedTarget(row->source, row->target);
 
-    // Everything is checked now, so that a declaration that was accepted can run.
+    // Everything is checked now, so that a declaration that was accepted can run: with the search_path of a run, so
+    // that types and functions resolve as they will then.
+    int nest_level = PinSearchPath();
     Declaration *decl = ResolveDeclaration(row);
     char *partition_key;
     (void)DeclaredShape(decl, &partition_key);  // index and partitioning SQL, built on a scratch table
+    UnpinSearchPath(nest_level);
 
     SourceRow *existing = LoadSource(row->source, true);
     if (existing != NULL) {
@@ -95,6 +122,26 @@ BULK_INGEST_FUNCTION(bulk_ingest_unregister) {
     const char *args[] = {source};
     SPI_connect();
     ExecuteAsCatalogOwner("DELETE FROM bulk_ingest.sources WHERE source = $1", 1, args, false, 0);
+    SPI_finish();
+    PG_RETURN_VOID();
+}
+
+BULK_INGEST_FUNCTION(bulk_ingest_set_owner) {
+    char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    Oid new_owner = PG_GETARG_OID(1);
+    if (!superuser()) {
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to change the owner of source \"%s\"", source),
+                        errdetail("Only superusers may hand a source to another role.")));
+    }
+    SourceRow *existing = LoadSource(source, false);
+    char owner_text[16];
+    snprintf(owner_text, sizeof(owner_text), "%u", new_owner);
+    const char *args[] = {existing->source, owner_text};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "UPDATE bulk_ingest.sources SET owner = $2::oid::regrole, updated_at = now() WHERE source = $1", 2, args,
+        false, 0);
     SPI_finish();
     PG_RETURN_VOID();
 }

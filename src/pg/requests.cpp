@@ -15,6 +15,7 @@ extern "C" {
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 }
@@ -140,6 +141,9 @@ BULK_INGEST_FUNCTION(bulk_ingest_progress) {
     ProgressSlot *slots = (ProgressSlot *)palloc(sizeof(ProgressSlot) * max);
     int n = ProgressSnapshot(slots, max);
     for (int i = 0; i < n; i++) {
+        if (!has_privs_of_role(GetUserId(), slots[i].owner)) {
+            continue;  // another role's run: its URL and counters are not ours to see
+        }
         Datum values[9];
         bool nulls[9] = {false};
         values[0] = Int64GetDatum(slots[i].run_id);

@@ -232,8 +232,9 @@ List *DeclaredShape(const Declaration *decl, char **partition_key) {
         SPI_connect();
         const char *scratch = "pg_temp.bulk_ingest_declared_shape";
         char *doing = psprintf("source \"%s\": options.partition_by", decl->row->source);
-        ExecuteSql(options->partition_by.empty() ? psprintf("source \"%s\": columns", decl->row->source) : doing,
-                   CreateTableSql(decl, scratch, false, false, NULL));
+        ExecuteSqlCreatingTemp(
+            options->partition_by.empty() ? psprintf("source \"%s\": columns", decl->row->source) : doing,
+            CreateTableSql(decl, scratch, false, false, NULL));
         for (size_t i = 0; i < options->indexes.size(); i++) {
             ExecuteSql(psprintf("source \"%s\": options.indexes[%zu]", decl->row->source, i),
                        CreateIndexSql(decl, (int)i, scratch));

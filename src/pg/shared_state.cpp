@@ -144,7 +144,7 @@ static void ReleaseProgressAtExit(int code, Datum arg) {
     ProgressEnd();
 }
 
-void ProgressBegin(int64 run_id, const char *source) {
+void ProgressBegin(int64 run_id, const char *source, Oid owner) {
     if (!shared || MyProgress) {
         return;
     }
@@ -154,6 +154,7 @@ void ProgressBegin(int64 run_id, const char *source) {
         if (!slot->in_use) {
             slot->in_use = true;
             slot->database = MyDatabaseId;
+            slot->owner = owner;
             slot->run_id = run_id;
             slot->pid = MyProcPid;
             strlcpy(slot->source, source, sizeof(slot->source));

@@ -16,6 +16,7 @@ typedef struct ProgressSlot {
     slock_t mutex;
     bool in_use;
     Oid database;
+    Oid owner;  // the source's owner: only roles with its privileges (and superusers) see the slot
     int64 run_id;
     int pid;
     char source[PROGRESS_SOURCE_LEN];
@@ -48,7 +49,7 @@ bool LauncherMustLeaveDatabase(void);
 
 // This process's progress slot (NULL when none): taken for the duration of a run, released at exit.
 extern ProgressSlot *MyProgress;
-void ProgressBegin(int64 run_id, const char *source);
+void ProgressBegin(int64 run_id, const char *source, Oid owner);
 void ProgressSetPhase(const char *phase, const char *url);  // url may be NULL (unchanged)
 void ProgressAddRead(uint64 rows, uint64 bytes);            // rows and bytes read, committed or not
 void ProgressBatchCommitted(void);

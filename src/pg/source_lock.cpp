@@ -1,5 +1,7 @@
 #include "pg/source_lock.h"
 
+#include "pg/sql.h"
+
 extern "C" {
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -37,10 +39,11 @@ int SourceLockHolder(const char *source) {
     Datum values[] = {ObjectIdGetDatum(MyDatabaseId), ObjectIdGetDatum(tag.locktag_field2),
                       ObjectIdGetDatum(tag.locktag_field3)};
     SPI_connect();
-    SPI_execute_with_args(
-        "SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND database = $1"
-        " AND classid = $2 AND objid = $3 AND objsubid = 3",
-        3, types, values, NULL, true, 1);
+    QuerySql(
+        "SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND database OPERATOR(pg_catalog.=) $1 AND classid OPERATOR(pg_catalog.=) $2"
+        " AND objid OPERATOR(pg_catalog.=) $3 AND objsubid OPERATOR(pg_catalog.=) 3 LIMIT 1",
+        3, types, values, NULL);
     int pid = 0;
     if (SPI_processed == 1) {
         bool isnull;

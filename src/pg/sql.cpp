@@ -1,5 +1,7 @@
 #include "pg/sql.h"
 
+#include "pg/rights.h"
+
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -13,10 +15,17 @@ static void DoingErrorCallback(void *arg) {
     errcontext("%s", (const char *)arg);
 }
 
-uint64 ExecuteSql(const char *doing, const char *sql) {
+static uint64 Execute(const char *doing, const char *sql, bool restricted) {
     ErrorContextCallback callback = {error_context_stack, DoingErrorCallback, (void *)doing};
     error_context_stack = &callback;
-    int rc = SPI_execute(sql, false, 0);
+    int rc = 0;
+    if (restricted) {
+        RunRestricted(GetUserId(), [&] { rc = SPI_execute(sql, false, 0); });
+    } else {
+        int nest_level = PinSearchPath();
+        rc = SPI_execute(sql, false, 0);
+        UnpinSearchPath(nest_level);
+    }
     error_context_stack = callback.previous;
     if (rc < 0) {
         elog(ERROR, "pg_bulk_ingest: %s failed (%s): %s", doing, SPI_result_code_string(rc), sql);
@@ -24,9 +33,19 @@ uint64 ExecuteSql(const char *doing, const char *sql) {
     return SPI_processed;
 }
 
+uint64 ExecuteSql(const char *doing, const char *sql) {
+    return Execute(doing, sql, true);
+}
+
+uint64 ExecuteSqlCreatingTemp(const char *doing, const char *sql) {
+    return Execute(doing, sql, false);
+}
+
 uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls) {
     // Not read-only: a read-only query would use the transaction's first snapshot, blind to the DDL we just ran.
-    int rc = SPI_execute_with_args(sql, nargs, (Oid *)types, (Datum *)values, nulls, false, 0);
+    int rc = 0;
+    RunRestricted(GetUserId(),
+                  [&] { rc = SPI_execute_with_args(sql, nargs, (Oid *)types, (Datum *)values, nulls, false, 0); });
     if (rc != SPI_OK_SELECT) {
         elog(ERROR, "pg_bulk_ingest: query failed (%s): %s", SPI_result_code_string(rc), sql);
     }

@@ -11,11 +11,16 @@ extern "C" {
 }
 
 // Executes sql (built by us: one statement) through SPI; `doing` ("creating index ...") is the error context.
-// The caller must be connected to SPI. Returns SPI_processed.
+// The caller must be connected to SPI. Returns SPI_processed. It runs as the current user in a security-restricted
+// operation with search_path pinned (rights.h), so that the user code it fires cannot take it over.
 uint64 ExecuteSql(const char *doing, const char *sql);
 
-// Runs a query with parameters through SPI (the caller is connected); returns SPI_processed, with the
-// rows in SPI_tuptable. nulls may be NULL.
+// The same for a statement of ours that creates a temporary table, which a security-restricted operation may not:
+// search_path pinned, not restricted. It must fire no user code (CREATE TEMPORARY TABLE of declared columns).
+uint64 ExecuteSqlCreatingTemp(const char *doing, const char *sql);
+
+// Runs a query with parameters through SPI (the caller is connected), as ExecuteSql runs a statement; returns
+// SPI_processed, with the rows in SPI_tuptable. nulls may be NULL.
 uint64 QuerySql(const char *sql, int nargs, const Oid *types, const Datum *values, const char *nulls);
 
 // An oid[] Datum holding the OIDs of a list, for query parameters.

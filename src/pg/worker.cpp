@@ -10,6 +10,7 @@
 #include "core/http_stream.h"
 #include "pg/loader.h"
 #include "pg/rebuild.h"
+#include "pg/rights.h"
 #include "core/charset.h"
 #include "core/formats.h"
 #include "pg/run_slot.h"
@@ -560,7 +561,7 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
     }
     SetRunStartWatermark(run->run_id, run->start_watermark);
     CommitTransaction();
-    ProgressBegin(run->run_id, run->row->source);
+    ProgressBegin(run->run_id, run->row->source, run->row->owner);
     return true;
 }
 
@@ -689,6 +690,7 @@ static void DirectRunMain(Datum main_arg) {
         ereport(ERROR, (errmsg("pg_bulk_ingest: bad run slot in shared memory")));
     }
     BackgroundWorkerInitializeConnectionByOid(slot->database, slot->owner, 0);
+    UseSafeSearchPathForSession();  // the owner's own search_path never applies to a run
     pgstat_report_appname("pg_bulk_ingest");
     RunSource(slot, 0);
     dsm_detach(segment);
@@ -701,6 +703,7 @@ static void QueuedRunMain(Datum main_arg) {
     QueuedRunTarget target;
     memcpy(&target, MyBgworkerEntry->bgw_extra, sizeof(target));
     BackgroundWorkerInitializeConnectionByOid(target.database, target.owner, 0);
+    UseSafeSearchPathForSession();  // the owner's own search_path never applies to a run
     pgstat_report_appname("pg_bulk_ingest");
     RunSource(NULL, DatumGetInt64(main_arg));
 }

@@ -159,12 +159,15 @@ class TestDB:
     def count(self, table, conn=None):
         return self.scalar("SELECT count(*) FROM %s" % table, conn=conn)
 
-    def create_role(self, name, *options):
+    def create_role(self, name, *options, ingest=True):
         """Create a login role (roles are cluster-wide: the name is made unique to this database); dropped at the
-        end of the test. Returns the role's actual name."""
+        end of the test. With ingest (the default) it is made a member of bulk_ingest_user, the documented step
+        that lets a role use the extension. Returns the role's actual name."""
         name = "%s_%s" % (self.name[:30], name)
         self.execute('CREATE ROLE "%s" LOGIN %s' % (name, " ".join(options)))
         self.roles.append(name)
+        if ingest:
+            self.execute('GRANT bulk_ingest_user TO "%s"' % name)
         return name
 
     # the extension

@@ -149,8 +149,10 @@ def test_only_the_owner_may_start_schedule_or_cancel(bgdb, server):
             call()
     assert bgdb.run_row(run_id)["status"] == "running"
     assert bgdb.source_row("own")["schedule"] is None
-    # Everyone may watch.
-    assert [r["run_id"] for r in bgdb.progress("own", conn=as_other)] == [run_id]
+    # Only the owner (and superusers) may watch: another role sees no row of it.
+    assert [r["run_id"] for r in bgdb.progress("own", conn=as_owner)] == [run_id]
+    assert bgdb.progress("own", conn=as_other) == []
+    assert [r["run_id"] for r in bgdb.progress("own")] == [run_id]
     # The owner may cancel.
     assert bgdb.cancel(run_id, conn=as_owner) is True
     assert bgdb.wait_run(run_id, timeout=10)["status"] == "cancelled"

@@ -36,7 +36,7 @@ def test_type_matrix(db, server):
         {"name": "hex", "type": "bytea"}, {"name": "b64", "type": "bytea", "format": "base64"},
         {"name": "ints", "type": "int[]"}, {"name": "texts", "type": "text[]"},
         {"name": "j", "type": "json"}, {"name": "jb", "type": "jsonb"},
-        {"name": "m", "type": "mood"}, {"name": "p", "type": "percent"},
+        {"name": "m", "type": "public.mood"}, {"name": "p", "type": "public.percent"},
     ]
     record = {
         "i2": 32767, "i8": 9223372036854775807, "n": "__EXACT__",
@@ -83,5 +83,5 @@ def test_a_value_that_does_not_fit_names_source_batch_line_column(db, server, co
 
 def test_domain_checks_apply(db, server):
     db.execute("CREATE DOMAIN percent AS integer CHECK (VALUE BETWEEN 0 AND 100)")
-    with pytest.raises(psycopg.Error, match="percent"):
-        load(db, server, "dom", [{"name": "p", "type": "percent"}], [{"p": 50}, {"p": 101}])
+    with pytest.raises(psycopg.Error, match='violates check constraint "percent_check"'):
+        load(db, server, "dom", [{"name": "p", "type": "public.percent"}], [{"p": 50}, {"p": 101}])
