@@ -121,6 +121,20 @@ void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_
                                   GetUserNameFromId(RelationOwner(target->relid), false)),
                         errhint("Let the table's owner (or a member of its role) own the source.")));
     }
+    Oid namespace_oid = get_rel_namespace(target->relid);
+    if (pg_namespace_aclcheck(namespace_oid, GetUserId(), ACL_CREATE) != ACLCHECK_OK) {
+        if (fast_path) {
+            plan->reason = NULL;  // the rebuilt table could not be created next to it: load in place
+            return;
+        }
+        ereport(ERROR,
+                (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                 errmsg("source \"%s\": role \"%s\" lacks CREATE privilege on schema %s, which rebuilding "
+                        "table %s needs",
+                        decl->row->source, GetUserNameFromId(GetUserId(), false),
+                        quote_identifier(get_namespace_name(namespace_oid)), QuotedTargetName(decl)),
+                 errdetail("Rebuilt because: %s. The rebuilt table is created in the same schema.", plan->reason)));
+    }
     char *uncarriable = UncarriableObjects(target->relid);
     if (plan->copy_rows || DeclarationReplaces(decl)) {
         char *lost = ViewsOfDroppedColumns(decl, target->relid);

@@ -26,7 +26,18 @@ bool DeclarationUpserts(const Declaration *decl) {
     return strcmp(decl->row->upsert, "if_primary_key") == 0 && decl->primary_key_columns > 0;
 }
 
-static void CreateTarget(const Declaration *decl) {
+static void CreateTarget(const Declaration *decl, Oid namespace_oid) {
+    if (pg_namespace_aclcheck(namespace_oid, GetUserId(), ACL_CREATE) != ACLCHECK_OK) {
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("source \"%s\": role \"%s\" lacks CREATE privilege on schema %s, which creating "
+                               "table %s needs",
+                               decl->row->source, GetUserNameFromId(GetUserId(), false),
+                               quote_identifier(get_namespace_name(namespace_oid)), QuotedTargetName(decl)),
+                        errdetail("A run executes as the owner of its source."),
+                        errhint("GRANT CREATE ON SCHEMA %s TO %s, or create the table first.",
+                                quote_identifier(get_namespace_name(namespace_oid)),
+                                quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+    }
     SPI_connect();
     char *doing = psprintf("source \"%s\": creating table %s", decl->row->source, QuotedTargetName(decl));
     ExecuteSql(doing, CreateTableSql(decl, QuotedTargetName(decl), true, false, NULL));
@@ -164,7 +175,7 @@ TargetState InspectTarget(const Declaration *decl) {
     RangeVar *target = makeRangeVarFromNameList(decl->target_names);
     state.relid = RangeVarGetRelid(target, AccessShareLock, true);
     if (!OidIsValid(state.relid)) {
-        CreateTarget(decl);
+        CreateTarget(decl, RangeVarGetCreationNamespace(target));
         CommandCounterIncrement();
         state.relid = RangeVarGetRelid(target, AccessShareLock, false);
         state.created = true;
@@ -186,6 +197,44 @@ TargetState InspectTarget(const Declaration *decl) {
     state.differences = diffs.len > 0 ? diffs.data : NULL;
     table_close(rel, NoLock);
     return state;
+}
+
+// Raises an error naming the privilege (and the column) that role lacks on relid for mode, unless it has it on the
+// table or on each of the declared columns.
+static void CheckPrivilegeOnColumns(const Declaration *decl, Oid relid, Oid role, AclMode mode, const char *name,
+                                    bool key_only) {
+    if (pg_class_aclcheck(relid, role, mode) == ACLCHECK_OK) {
+        return;
+    }
+    for (int i = 0; i < decl->ncolumns; i++) {
+        if (key_only && !decl->columns[i].primary_key) {
+            continue;
+        }
+        AttrNumber attnum = get_attnum(relid, decl->columns[i].name);
+        if (attnum > 0 && pg_attribute_aclcheck(relid, attnum, role, mode) != ACLCHECK_OK) {
+            ereport(ERROR,
+                    (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                     errmsg("source \"%s\": role \"%s\" lacks %s privilege on %s", decl->row->source,
+                            GetUserNameFromId(role, false), name,
+                            pg_attribute_aclcheck_all(relid, role, mode, ACLMASK_ANY) == ACLCHECK_OK
+                                ? psprintf("column \"%s\" of table %s", decl->columns[i].name, QuotedTargetName(decl))
+                                : psprintf("table %s", QuotedTargetName(decl))),
+                     errdetail("A run executes as the owner of its source, and %s.",
+                               strcmp(name, "INSERT") == 0 ? "inserts the declared columns"
+                               : strcmp(name, "UPDATE") == 0
+                                   ? "with upserts (a primary key and upsert => 'if_primary_key') updates them"
+                                   : "with upserts reads the primary key's columns")));
+        }
+    }
+}
+
+void CheckLoadPrivileges(const Declaration *decl, Oid relid) {
+    Oid role = GetUserId();
+    CheckPrivilegeOnColumns(decl, relid, role, ACL_INSERT, "INSERT", false);
+    if (DeclarationUpserts(decl)) {
+        CheckPrivilegeOnColumns(decl, relid, role, ACL_UPDATE, "UPDATE", false);
+        CheckPrivilegeOnColumns(decl, relid, role, ACL_SELECT, "SELECT", true);
+    }
 }
 
 void CheckCanLoad(const Declaration *decl, Relation rel, bool upsert) {

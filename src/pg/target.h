@@ -24,6 +24,11 @@ typedef struct TargetState {
 // indexes and partition key.
 TargetState InspectTarget(const Declaration *decl);
 
+// Raises an error naming the missing privilege (and column) unless the current user may load the declared columns
+// into relid the way the source does: INSERT, and with upserts UPDATE and SELECT of the key. Runs check it before
+// their first request.
+void CheckLoadPrivileges(const Declaration *decl, Oid relid);
+
 // Raises an error unless the current user may load the declared columns into rel the way the source does (INSERT;
 // also UPDATE when upserting), row-level security does not apply, and the transaction may write.
 void CheckCanLoad(const Declaration *decl, Relation rel, bool upsert);

@@ -397,6 +397,7 @@ static void IngestSource(RunState *run, const char *first_url) {
     TargetState target = InspectTarget(run->decl);
     run->relid = target.relid;
     run->target_created = target.created;
+    CheckLoadPrivileges(run->decl, run->relid);
     RebuildPlan plan;
     PlanRebuild(run->decl, &target, false, target.created, &plan);
     CommitTransaction();
