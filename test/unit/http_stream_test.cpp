@@ -432,8 +432,11 @@ TEST(HttpStream, FollowsRedirectsAndKeepsOnlyTheLastResponse) {
     EXPECT_FALSE(stream.Header("Location").has_value());
     // Relative links resolve against the URL the response came from.
     EXPECT_EQ(stream.NextPageUrl().value_or(""), server.Url("/dir/next?page=2"));
-    EXPECT_EQ(stream.Url(), server.Url("/start"));
+    // Url() is the URL the final response came from (what pagination resolves relative links against).
+    EXPECT_EQ(stream.Url(), server.Url("/dir/final"));
+    // The redirect's body is dropped, not counted.
     EXPECT_EQ(ReadAll(stream).body, "final body\n");
+    EXPECT_EQ(stream.BodyBytesRead(), std::string("final body\n").size());
     EXPECT_EQ(server.Requests().size(), 2u);
 }
 
