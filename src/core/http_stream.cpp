@@ -14,6 +14,7 @@
 #include "http_stream.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -345,6 +346,11 @@ struct HttpStream::Impl {
         try {
             if (purpose != CURLSOCKTYPE_IPCXN) {
                 return CURL_SOCKET_BAD;  // CURLSOCKTYPE_ACCEPT is FTP's: never ours
+            }
+            const bool complete = (address->family == AF_INET && address->addrlen >= sizeof(sockaddr_in)) ||
+                                  (address->family == AF_INET6 && address->addrlen >= sizeof(sockaddr_in6));
+            if (self->options.allowlist && !complete) {
+                return CURL_SOCKET_BAD;  // not an IP address the allowlist can judge (never seen: refuse it)
             }
             if (self->options.allowlist) {
                 std::optional<std::string> refusal =

@@ -980,7 +980,24 @@ TEST(HttpStreamAllowlist, AnAllowedAddressIsFetched) {
     EXPECT_EQ(server.Requests().size(), 4u);
 }
 
+// Whether this machine's loopback has IPv6 (::1).
+bool HasIPv6Loopback() {
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
 TEST(HttpStreamAllowlist, OtherSpellingsOfARefusedAddressAreRefused) {
+    if (!HasIPv6Loopback()) {
+        GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+    }
     TestServer v4(Answer("v4\n"), "127.0.0.1");
     TestServer v6(Answer("v6\n"), "::1");
     // IPv4-mapped (connects to the IPv4 listener through an IPv6 socket), decimal, IPv6 loopback.
