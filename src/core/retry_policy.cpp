@@ -205,6 +205,8 @@ std::string KindName(HttpErrorKind kind) {
             return "too many redirects";
         case HttpErrorKind::kTls:
             return "TLS verification";
+        case HttpErrorKind::kNotAllowed:
+            return "not allowed";
         case HttpErrorKind::kOther:
             break;
     }
@@ -234,6 +236,8 @@ std::string NotRetriedReason(long status, HttpErrorKind kind) {
             return "too many redirects are not retried";
         case HttpErrorKind::kTls:
             return "a TLS verification failure is not retried";
+        case HttpErrorKind::kNotAllowed:
+            return "an address bulk_ingest.allowed_hosts refuses is not retried";
         case HttpErrorKind::kConnection:
         case HttpErrorKind::kTimeout:
         case HttpErrorKind::kOther:
@@ -333,6 +337,8 @@ bool RetryPolicy::IsRetryable(long status, HttpErrorKind kind) {
             return true;
         case HttpErrorKind::kStatus:
             return status == 408 || status == 429 || (status >= 500 && status <= 599);
+        case HttpErrorKind::kNotAllowed:
+            return false;  // the same name resolves to the same refused address: another attempt only adds load
         default:
             return false;
     }
