@@ -13,6 +13,26 @@ from testdata import ORDER_COLUMNS, orders
 COLUMNS = cols(("id", "bigint pk"), ("v", "text"))
 
 
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nX-Injected: 1", "a\rX-Injected: 1"])
+def test_a_secret_cannot_add_a_header_line(db, server, value):
+    server.add_dataset("crlf", orders(range(1, 3)))
+    db.register("crlf", server.url("/crlf"), "public.crlf", ORDER_COLUMNS,
+                options={"headers": {"X-Api-Key": "{secret:key}"}, "max_retries": 0})
+    db.execute("SELECT bulk_ingest_set_secret('crlf', 'key', %s)", (value,))
+    msg, run = db.run_fails("crlf")
+    assert "X-Api-Key" in msg and ("line break" in msg or "control character" in msg), msg
+    assert "X-Injected" not in msg and "X-Injected" not in (run["error"] or "")
+    assert server.requests_for("crlf") == []  # refused before anything was sent
+
+
+@pytest.mark.parametrize("name", ["Host", "host", "Content-Length", "Transfer-Encoding", "Connection"])
+def test_headers_that_reframe_or_reroute_a_request_are_refused_at_registration(db, server, name):
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as e:
+        db.register("hosty", server.url("/x"), "public.hosty", COLUMNS, options={"headers": {name: "evil.example"}})
+    assert name in str(e.value)
+    assert db.scalar("SELECT count(*) FROM bulk_ingest.sources") == 0
+
+
 @pytest.mark.parametrize("name", ["X-A\r\nX-Injected", "X A", "X:A", ""])
 def test_header_names_that_are_not_tokens_are_refused(db, server, name):
     with pytest.raises(psycopg.errors.InvalidParameterValue):
