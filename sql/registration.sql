@@ -1,4 +1,11 @@
 -- bulk_ingest_register: a declaration is checked whole at registration, not at run time.
+-- The sources below are on loopback, which the default bulk_ingest.allowed_hosts (public) refuses; whatever the
+-- server's configuration, this session and the runs' workers (new sessions of this database) allow 127.0.0.1 only.
+SET bulk_ingest.allowed_hosts = '127.0.0.1';
+SELECT format('ALTER DATABASE %I SET bulk_ingest.allowed_hosts = %L', current_database(), '127.0.0.1') \gexec
+SELECT bulk_ingest_register('refused', 'http://127.0.0.2:8080/x', 'public.refused', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('refused', 'http://[::1]:8080/x', 'public.refused', '[{"name": "a", "type": "text"}]');
+SET bulk_ingest.allowed_hosts = '127.0.0.1, 10.0.0.0/33';
 CREATE SCHEMA shop;
 SELECT source, url, target, format, high_watermark_column, upsert, "delete", options, owner = current_user::regrole AS owned
   FROM bulk_ingest_register(
