@@ -9,6 +9,7 @@
 #include <string>
 
 #include "error.h"
+#include "text.h"
 #include "url.h"
 
 namespace bulk_ingest {
@@ -151,33 +152,6 @@ bool IsPublic(const Address &a) {
     return false;
 }
 
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string Lower(std::string text) {
-    for (char &c : text) {
-        c = AsciiLower(c);
-    }
-    return text;
-}
-
-bool IsBlank(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string TrimBlanks(const std::string &text) {
-    size_t start = 0;
-    size_t end = text.size();
-    while (start < end && IsBlank(text[start])) {
-        start++;
-    }
-    while (end > start && IsBlank(text[end - 1])) {
-        end--;
-    }
-    return text.substr(start, end - start);
-}
-
 bool IsDigit(char c) {
     return c >= '0' && c <= '9';
 }
@@ -229,7 +203,7 @@ bool IsHostName(const std::string &name) {
 
 // The name as entries and hosts are compared: lower case, without one trailing dot.
 std::string CanonicalName(const std::string &host) {
-    std::string name = Lower(host);
+    std::string name = AsciiLowerCase(host);
     if (!name.empty() && name.back() == '.') {
         name.pop_back();
     }
@@ -285,7 +259,7 @@ HostAllowlist HostAllowlist::Parse(const std::string &text) {
             throw Error(std::string(kSetting) + ": entry " + std::to_string(number) +
                         " is empty (two commas in a row, or a comma at an end); " + kAccepted);
         }
-        const std::string lower = Lower(entry);
+        const std::string lower = AsciiLowerCase(entry);
         int family = AF_UNSPEC;
         uint8_t bytes[16] = {0};
         size_t slash = entry.find('/');

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "error.h"
+#include "text.h"
 #include "host_allowlist.h"
 #include "request_header.h"
 #include "url.h"
@@ -45,36 +46,6 @@ void GlobalInitOnce() {
     if (rc != CURLE_OK) {
         throw Error(std::string("could not initialise libcurl: ") + curl_easy_strerror(rc));
     }
-}
-
-bool IsSpace(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string Trim(const char *data, size_t size) {
-    size_t start = 0;
-    size_t end = size;
-    while (start < end && IsSpace(data[start])) {
-        start++;
-    }
-    while (end > start && IsSpace(data[end - 1])) {
-        end--;
-    }
-    return std::string(data + start, end - start);
-}
-
-bool EqualsIgnoreCase(const std::string &a, const std::string &b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); i++) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (std::tolower(x) != std::tolower(y)) {
-            return false;
-        }
-    }
-    return true;
 }
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
@@ -129,7 +100,7 @@ std::string PrintableText(const std::string &raw) {
             i += len;
         }
     }
-    return Trim(out.data(), out.size());
+    return TrimBlanks(out);
 }
 
 // The kind of failure a libcurl result stands for (see HttpErrorKind): what the retry policy decides by.
@@ -278,7 +249,7 @@ struct HttpStream::Impl {
             // A status line starts a new response: a redirect, a 1xx or a proxy's CONNECT reply came before.
             headers.clear();
             headers_final = false;
-            std::string line = Trim(data, n);
+            std::string line = TrimBlanks(std::string_view(data, n));
             size_t space = line.find(' ');
             status = 0;
             reason.clear();
@@ -288,11 +259,11 @@ struct HttpStream::Impl {
                     status = status * 10 + (line[pos] - '0');
                     pos++;
                 }
-                reason = Trim(line.data() + pos, line.size() - pos);
+                reason = TrimBlanks(std::string_view(line).substr(pos));
             }
             return;
         }
-        std::string line = Trim(data, n);
+        std::string line = TrimBlanks(std::string_view(data, n));
         if (line.empty()) {
             // The end of a header block. 1xx responses and the redirects DoStart follows are not final.
             if (IsRedirectStatus(status) && Location()) {
@@ -312,7 +283,8 @@ struct HttpStream::Impl {
         if (colon == std::string::npos) {
             return;
         }
-        headers.emplace_back(Trim(line.data(), colon), Trim(line.data() + colon + 1, line.size() - colon - 1));
+        headers.emplace_back(TrimBlanks(std::string_view(line).substr(0, colon)),
+                             TrimBlanks(std::string_view(line).substr(colon + 1)));
     }
 
     // The Retry-After header of the response (the first one, trimmed), when it has one.
@@ -495,7 +467,7 @@ struct HttpStream::Impl {
     // libcurl's explanation of a failed transfer, with the operating system's reason when it adds one.
     std::string CurlReason() const {
         std::string reason_text = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(result);
-        while (!reason_text.empty() && IsSpace(reason_text.back())) {
+        while (!reason_text.empty() && IsBlank(reason_text.back())) {
             reason_text.pop_back();
         }
         // The OS error explains a failed connect ("Connection refused"); for other failures it may be left over

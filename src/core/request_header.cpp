@@ -5,6 +5,7 @@
 #include <string>
 
 #include "error.h"
+#include "text.h"
 
 namespace bulk_ingest {
 
@@ -16,20 +17,6 @@ const char *const kFramingHeaders[] = {
     "Trailer", "Expect",         "Proxy-Connection"};
 
 const char *const kCredentialHeaders[] = {"Authorization", "Proxy-Authorization", "Cookie"};
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsIgnoreCase(const std::string &a, const char *b) {
-    size_t i = 0;
-    for (; i < a.size() && b[i] != '\0'; i++) {
-        if (AsciiLower(a[i]) != AsciiLower(b[i])) {
-            return false;
-        }
-    }
-    return i == a.size() && b[i] == '\0';
-}
 
 // RFC 9110, section 5.6.2: tchar.
 bool IsTokenChar(char c) {
@@ -80,7 +67,7 @@ std::string Printable(const std::string &name) {
     return out;
 }
 
-bool IsBlank(char c) {
+bool IsSpaceOrTab(char c) {
     return c == ' ' || c == '\t';
 }
 
@@ -110,7 +97,7 @@ void CheckRequestHeaderLine(const std::string &line) {
         throw Error("a request header is not of the form \"Name: value\" (it has no colon)");
     }
     size_t start = colon + 1;
-    while (start < line.size() && IsBlank(line[start])) {
+    while (start < line.size() && IsSpaceOrTab(line[start])) {
         start++;
     }
     CheckRequestHeader(line.substr(0, colon), line.substr(start));

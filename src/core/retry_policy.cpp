@@ -1,6 +1,8 @@
 // Whether and when to retry a failed HTTP request (see retry_policy.h).
 #include "retry_policy.h"
 
+#include "text.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,36 +20,6 @@ constexpr int64_t kMaxDelayMs = 100LL * 366 * 24 * 3600 * 1000;
 int64_t SystemNowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsIgnoreCase(const std::string &a, const char *b) {
-    size_t i = 0;
-    for (; i < a.size() && b[i] != '\0'; i++) {
-        if (AsciiLower(a[i]) != AsciiLower(b[i])) {
-            return false;
-        }
-    }
-    return i == a.size() && b[i] == '\0';
-}
-
-bool IsBlank(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string TrimBlanks(const std::string &text) {
-    size_t start = 0;
-    size_t end = text.size();
-    while (start < end && IsBlank(text[start])) {
-        start++;
-    }
-    while (end > start && IsBlank(text[end - 1])) {
-        end--;
-    }
-    return text.substr(start, end - start);
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).

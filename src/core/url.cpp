@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "error.h"
+#include "text.h"
 
 namespace bulk_ingest {
 
@@ -58,22 +59,6 @@ std::string ReplaceAll(const std::string &text, const std::string &from, const s
         result += to;
         start = found + from.size();
     }
-}
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsIgnoreCase(const std::string &a, const std::string &b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); i++) {
-        if (AsciiLower(a[i]) != AsciiLower(b[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 bool IsHttpScheme(const std::string &scheme) {
@@ -296,16 +281,9 @@ std::string ResolveReference(const std::string &target, const std::string &base_
     return resolved;
 }
 
-std::string LowerAscii(std::string text) {
-    for (char &c : text) {
-        c = AsciiLower(c);
-    }
-    return text;
-}
-
 // The host without one trailing dot ("example.com." and "example.com" are the same name), lower case.
 std::string CanonicalHost(const std::string &host) {
-    std::string lower = LowerAscii(host);
+    std::string lower = AsciiLowerCase(host);
     if (!lower.empty() && lower.back() == '.') {
         lower.pop_back();
     }
@@ -345,7 +323,7 @@ UrlOrigin OriginOf(const std::string &url) {
         throw Error("URL \"" + url + "\" is not a valid absolute URL (" + curl_url_strerror(rc) + ")");
     }
     UrlOrigin origin;
-    origin.scheme = LowerAscii(handle.Part(CURLUPART_SCHEME));
+    origin.scheme = AsciiLowerCase(handle.Part(CURLUPART_SCHEME));
     origin.host = handle.Part(CURLUPART_HOST);
     // CURLU_DEFAULT_PORT: the scheme's port when the URL names none (empty for a scheme libcurl does not know).
     char *port = nullptr;
