@@ -17,7 +17,7 @@ def test_cancel_the_caller_cancels_the_run(db, server):
     run = db.run_in_thread("cx")
     gate.wait_reached()
     db.execute("SELECT pg_cancel_backend(%s)", (run.pid,))
-    with pytest.raises(psycopg.Error):
+    with pytest.raises(psycopg.errors.QueryCanceled, match="canceling statement due to user request"):
         run.wait(timeout=30)
     gate.release()
 

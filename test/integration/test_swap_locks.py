@@ -15,7 +15,7 @@ import pytest
 
 from conftest import TestDB
 from rebuild_helpers import (cols, reader, relid, rows, serve, set_db_setting, shape, timed_query,
-                             wait_for_swap_attempt)
+                             wait_for_swap_attempt, wait_for_swap_retry)
 from testdata import wait_for
 
 BASE = cols(("id", "int pk"), ("value_1", "varchar"))
@@ -60,7 +60,8 @@ def test_a_reader_waits_at_most_about_lock_timeout_while_the_swap_is_blocked(db,
     assert run.is_alive()
     longest = max(waits)
     print("\nreader: %d queries while the swap was blocked, longest wait %.1f ms" % (len(waits), longest * 1000))
-    assert longest < 1.0, "a reader waited %.3f s behind the swap (lock_timeout 100ms)" % longest
+    # At most about lock_timeout (100 ms) per attempt: 100 ms, plus a margin for a loaded 2-core machine.
+    assert longest < 0.3, "a reader waited %.3f s behind the swap (lock_timeout 100ms)" % longest
     assert len(waits) >= 10
 
     hold.commit()
@@ -138,10 +139,9 @@ def test_a_run_waiting_for_its_swap_can_be_cancelled_and_changes_nothing(db, ser
     oid = prepare(db, server, "cw", lock_timeout="100ms")
     hold = blocker(db, "public.cw")
     run = db.run_in_thread("cw")
-    wait_for_swap_attempt(db)
-    time.sleep(0.5)
+    wait_for_swap_retry(db)  # refused the lock once (lock_timeout), now retrying
     db.execute("SELECT pg_cancel_backend(%s)", (run.pid,))
-    with pytest.raises(psycopg.Error):
+    with pytest.raises(psycopg.errors.QueryCanceled, match="canceling statement due to user request"):
         run.wait(timeout=30)
     assert wait_for(lambda: db.last_run("cw")["status"] not in ("running", "queued"), timeout=10)
     last = db.last_run("cw")
