@@ -453,3 +453,65 @@ def test_a_failed_scheduled_run_does_not_stop_the_schedule(bgdb, server):
     assert wait_for(lambda: bgdb.scalar("SELECT clock_timestamp() > %s", (due,)), timeout=10)
     bgdb.wait_launcher_pass()
     assert len(bgdb.runs("sfail")) == n
+
+
+def test_a_redeclaration_without_a_schedule_keeps_the_schedule(bgdb, server):
+    server.add_dataset("keep", orders(range(1, 4)), page_size=10)
+    register(bgdb, server, "keep", options={"schedule": "1 hour"})
+    assert wait_for(lambda: [r["status"] for r in bgdb.runs("keep")] == ["succeeded"], timeout=15), bgdb.runs("keep")
+    before = bgdb.source_row("keep")
+
+    # Re-declared (another batch size) without options.schedule: the schedule and its next tick stay.
+    row = register(bgdb, server, "keep", options={"batch_rows": 2})
+    assert row["options"]["batch_rows"] == 2
+    after = bgdb.source_row("keep")
+    assert after["schedule"] == datetime.timedelta(hours=1) and after["next_run_at"] == before["next_run_at"]
+    bgdb.wait_launcher_pass()
+    assert len(bgdb.runs("keep")) == 1  # not due again
+
+    # A schedule set with bulk_ingest_schedule is kept the same way; one declared replaces it.
+    bgdb.schedule("keep", "2 hours")
+    register(bgdb, server, "keep")
+    assert bgdb.source_row("keep")["schedule"] == datetime.timedelta(hours=2)
+    register(bgdb, server, "keep", options={"schedule": "3 hours"})
+    assert bgdb.source_row("keep")["schedule"] == datetime.timedelta(hours=3)
+
+
+def test_queued_runs_start_oldest_first(bgdb, server):
+    assert bgdb.set_config("bulk_ingest.max_workers", 1) == "1"
+    gate = Gate()
+    busy = server.add_dataset("obusy", orders(range(1, 4)), page_size=100)
+    busy.faults.append(Fault(gate=gate, gate_after=1, times=1))
+    register(bgdb, server, "obusy")
+    busy_id = bgdb.start("obusy")
+    gate.wait_reached()
+    order = ["oq3", "oq1", "oq2"]  # queued in this order, which is neither the names' nor the registrations'
+    for name in sorted(order):
+        server.add_dataset(name, orders(range(1, 3)), page_size=100)
+        register(bgdb, server, name)
+    ids = [bgdb.start(name) for name in order]
+    bgdb.wait_launcher_pass()
+    assert [bgdb.run_row(i)["status"] for i in ids] == ["queued"] * 3
+
+    gate.release()
+    assert bgdb.wait_run(busy_id)["status"] == "succeeded"
+    runs = [bgdb.wait_run(i) for i in ids]
+    assert [r["status"] for r in runs] == ["succeeded"] * 3
+    first_requests = [server.requests_for(name)[0].time for name in order]
+    assert first_requests == sorted(first_requests), list(zip(order, first_requests))
+    assert [r["started_at"] for r in runs] == sorted(r["started_at"] for r in runs)
+
+
+def test_a_history_retention_of_0_keeps_every_run(bgdb, server):
+    server.add_dataset("keep0", orders(range(1, 4)), page_size=100)
+    register(bgdb, server, "keep0")
+    for _ in range(2):
+        assert bgdb.run("keep0")["status"] == "succeeded"
+    assert wait_for(lambda: bgdb.scalar("SELECT clock_timestamp() - max(finished_at) > interval '1.1 s' "
+                                        "FROM bulk_ingest.runs WHERE source = 'keep0'"), timeout=10)
+    bgdb.set_config("bulk_ingest.history_retention", "0")  # returns after a pass of the launcher with it
+    bgdb.wait_launcher_pass()
+    assert [r["status"] for r in bgdb.runs("keep0")] == ["succeeded"] * 2
+    # The same runs are pruned as soon as the retention is shorter than their age: 0 is what kept them.
+    bgdb.set_config("bulk_ingest.history_retention", "1s")
+    assert wait_for(lambda: bgdb.runs("keep0") == [], timeout=10), bgdb.runs("keep0")

@@ -548,3 +548,34 @@ def test_a_view_on_a_column_the_declaration_drops_is_a_clear_error(db, server):
     assert_refused(db, server, "vdrop", "public.vdrop", columns[:2], [{"id": 2, "value_a": "x"}],
                    "vdrop_b", "value_b")
     assert rows(db, "SELECT * FROM public.vdrop_b") == [(1, "b")]
+
+
+def test_a_rule_of_another_table_that_uses_the_target_is_a_clear_error(db, server):
+    load(db, server, "rl", "public.rl", BASE, two(1, "a", 2, "b"))
+    db.execute("CREATE TABLE public.audit (id int)")
+    db.execute("CREATE RULE audit_copies AS ON INSERT TO public.audit DO ALSO "
+               "INSERT INTO public.rl (id, value_1) VALUES (NEW.id, 'from audit')")
+    assert_refused(db, server, "rl", "public.rl", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                   "rule audit_copies on table audit")
+    db.execute("INSERT INTO public.audit VALUES (7)")  # the rule still works on the old table
+    assert rows(db, "SELECT * FROM public.rl WHERE id = 7") == [(7, "from audit")]
+
+
+def test_a_publication_of_the_target_is_a_clear_error(db, server):
+    load(db, server, "pb", "public.pb", BASE, two(1, "a", 2, "b"))
+    db.execute("CREATE PUBLICATION pb_pub FOR TABLE public.pb")
+    try:
+        assert_refused(db, server, "pb", "public.pb", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                       "publication pb_pub")
+        assert rows(db, "SELECT tablename FROM pg_publication_tables WHERE pubname = 'pb_pub'") == [("pb",)]
+    finally:
+        db.execute("DROP PUBLICATION pb_pub")
+
+
+def test_a_temporary_view_of_another_session_is_a_clear_error(db, server):
+    load(db, server, "tv", "public.tv", BASE, two(1, "a", 2, "b"))
+    other = db.connect()
+    other.execute("CREATE TEMPORARY VIEW tv_recent AS SELECT id FROM public.tv WHERE id > 1")
+    assert_refused(db, server, "tv", "public.tv", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                   "temporary", "tv_recent")
+    assert rows(db, "SELECT * FROM tv_recent", conn=other) == [(2,)]  # still there, on the old table
