@@ -556,7 +556,7 @@ def test_a_rule_of_another_table_that_uses_the_target_is_a_clear_error(db, serve
     db.execute("CREATE RULE audit_copies AS ON INSERT TO public.audit DO ALSO "
                "INSERT INTO public.rl (id, value_1) VALUES (NEW.id, 'from audit')")
     assert_refused(db, server, "rl", "public.rl", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
-                   "rule audit_copies on table audit")
+                   "rule audit_copies on table public.audit")
     db.execute("INSERT INTO public.audit VALUES (7)")  # the rule still works on the old table
     assert rows(db, "SELECT * FROM public.rl WHERE id = 7") == [(7, "from audit")]
 
