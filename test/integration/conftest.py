@@ -168,8 +168,9 @@ def server(http):
     # Let any response still held at a gate finish, so the next test starts clean.
     for ds in list(http.datasets.values()):
         for f in ds.faults:
-            if f.gate:
-                f.gate.release()
+            for gate in (f.gate, f.headers_gate):
+                if gate:
+                    gate.release()
 
 
 # ---- databases --------------------------------------------------------------------------------------------------

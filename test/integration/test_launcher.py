@@ -314,3 +314,83 @@ def test_worker_statistics_reach_the_cumulative_statistics(bgdb, server):
                            "WHERE relid = 'public.stats'::regclass")
 
     assert wait_for(lambda: inserted() == 50, timeout=15), "pg_stat_user_tables.n_tup_ins = %s" % inserted()
+
+
+def wait_phase(db, source, phase, timeout=10):
+    """Wait until the run of `source` shows `phase` in the progress view; returns its row."""
+    rows = wait_for(lambda: [r for r in db.progress(source) if r["phase"] == phase], timeout=timeout, interval=0.02)
+    assert rows, "the run of %s never showed phase %r: %r" % (source, phase, db.progress(source))
+    return rows[0]
+
+
+def test_the_progress_view_shows_each_phase_of_a_run(bgdb, server):
+    # Each phase is held by what the run waits for in it: a lock on the target, the server, a row lock on the run.
+    ds = server.add_dataset("ph", orders(range(1, 3)), page_size=2)
+    register(bgdb, server, "ph")
+    assert bgdb.run("ph")["status"] == "succeeded"  # the target exists with rows: the next run loads in place
+    ds.add(orders(range(3, 5)))
+    ds.trailing_empty_page = True  # page 2 is empty: the run ends there
+    head1, body1, head2 = Gate(), Gate(), Gate()
+    ds.faults.append(Fault(page=1, headers_gate=head1, gate=body1, gate_after=1, times=1))
+    ds.faults.append(Fault(page=2, headers_gate=head2, times=1))
+    locker = bgdb.connect(autocommit=False)
+
+    locker.execute("LOCK TABLE public.ph IN ACCESS EXCLUSIVE MODE")
+    run_id = bgdb.start("ph")
+    wait_phase(bgdb, "ph", "starting")  # preparing the target before any request
+    locker.rollback()
+    head1.wait_reached()
+    assert "/ph?since=" in wait_phase(bgdb, "ph", "connecting")["url"]
+    locker.execute("LOCK TABLE public.ph IN ACCESS EXCLUSIVE MODE")
+    head1.release()
+    wait_phase(bgdb, "ph", "checking the target")  # the first batch compares the table with the declaration
+    locker.rollback()
+    body1.wait_reached()
+    wait_phase(bgdb, "ph", "loading")
+    locker.execute("SELECT FROM bulk_ingest.runs WHERE id = %s FOR UPDATE", (run_id,))
+    body1.release()
+    wait_phase(bgdb, "ph", "committing")  # the batch's counters wait for the row lock
+    locker.rollback()
+    head2.wait_reached()
+    assert "page=2" in wait_phase(bgdb, "ph", "connecting")["url"]
+    locker.execute("SELECT FROM bulk_ingest.runs WHERE id = %s FOR UPDATE", (run_id,))
+    head2.release()
+    wait_phase(bgdb, "ph", "finishing")  # recording the outcome waits for the row lock
+    locker.rollback()
+
+    run = bgdb.wait_run(run_id)
+    assert run["status"] == "succeeded" and run["rows"] == 2 and run["batches"] == 1 and run["rebuild"] is None
+    assert wait_for(lambda: bgdb.progress("ph") == [], timeout=10)
+
+
+def test_the_progress_view_shows_the_phases_of_a_rebuild(bgdb, server):
+    ds = server.add_dataset("phr", orders(range(1, 3)), page_size=100)
+    register(bgdb, server, "phr")
+    assert bgdb.run("phr")["status"] == "succeeded"
+    # A materialized view whose refresh (in the swap, as its owner) waits for an advisory lock the test holds.
+    bgdb.execute("CREATE FUNCTION public.phr_gate() RETURNS int LANGUAGE plpgsql AS "
+                 "$$ BEGIN PERFORM pg_advisory_xact_lock_shared(914014); RETURN 1; END $$")
+    bgdb.execute("CREATE MATERIALIZED VIEW public.phr_mv AS SELECT id, public.phr_gate() AS g FROM public.phr")
+    try:
+        bgdb.register("phr", server.url("/phr?since={high_watermark}"), "public.phr",
+                      ORDER_COLUMNS + [{"name": "note", "type": "text"}], high_watermark_column="updated_at")
+        ds.add(orders(range(3, 5)))
+        writer = bgdb.connect(autocommit=False)
+        writer.execute("INSERT INTO public.phr (id, customer) VALUES (100, 'written meanwhile')")
+        run_id = bgdb.start("phr")
+        wait_phase(bgdb, "phr", "rebuilding")  # its SHARE lock waits for the writer
+        reader = bgdb.connect(autocommit=False)
+        reader.execute("SELECT count(*) FROM public.phr")
+        gatekeeper = bgdb.connect()
+        gatekeeper.execute("SELECT pg_advisory_lock(914014)")
+        writer.commit()
+        wait_phase(bgdb, "phr", "waiting for the swap's lock")  # the reader's transaction holds ACCESS SHARE
+        reader.commit()
+        wait_phase(bgdb, "phr", "swapping")  # the materialized view's refresh waits for the advisory lock
+        gatekeeper.execute("SELECT pg_advisory_unlock(914014)")
+        run = bgdb.wait_run(run_id)
+        assert run["status"] == "succeeded" and run["rebuild"] is not None and run["lock_attempts"] >= 1, run
+        assert bgdb.scalar("SELECT count(*) FROM public.phr_mv") == 5  # 1-4 and the row written meanwhile
+    finally:
+        bgdb.execute("DROP MATERIALIZED VIEW IF EXISTS public.phr_mv")
+        bgdb.execute("DROP FUNCTION IF EXISTS public.phr_gate()")
