@@ -63,18 +63,19 @@ def test_launcher_and_run_worker_show_in_pg_stat_activity(bgdb, server):
 
     run_id = bgdb.start("act")
     gate.wait_reached()
-    # Look a few times: the worker is waiting for the HTTP response held at the gate.
-    row = None
-    for _ in range(20):
-        row = bgdb.one("SELECT pid, datname, usename, backend_type, state, query, wait_event_type, wait_event "
-                       "FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest run'")
-        if row["wait_event_type"] is not None:
-            break
-        time.sleep(0.1)
+    # The worker waits for the rest of the HTTP response, held at the gate: the docs' wait event.
+    def worker():
+        rows = bgdb.query("SELECT pid, datname, usename, backend_type, state, query, wait_event_type, wait_event "
+                          "FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest run'")
+        return rows[0] if rows and rows[0]["wait_event_type"] == "Extension" else None
+
+    row = wait_for(worker, timeout=10)
     print("\nworker in pg_stat_activity: %r" % row)
+    assert row, "no wait event Extension while waiting for the HTTP server: %r" % bgdb.query(
+        "SELECT * FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest run'")
     assert row["datname"] == bgdb.name
     assert row["usename"] == owner, "the worker must connect as the source's owner"
-    assert row["wait_event_type"] is not None, "no wait event while waiting for the HTTP server"
+    assert row["query"].startswith("pg_bulk_ingest: "), row["query"]  # its query column says what it does
     assert bgdb.progress("act")[0]["pid"] == row["pid"]
     gate.release()
     run = bgdb.wait_run(run_id)
