@@ -579,3 +579,19 @@ def test_a_temporary_view_of_another_session_is_a_clear_error(db, server):
     assert_refused(db, server, "tv", "public.tv", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
                    "temporary", "tv_recent")
     assert rows(db, "SELECT * FROM tv_recent", conn=other) == [(2,)]  # still there, on the old table
+
+
+def test_rules_of_the_target_and_of_its_views_are_a_clear_error(db, server):
+    # A rebuild cannot carry them (a view is recreated from its query only), and dropping them silently would change
+    # what writes to the table and the view do.
+    load(db, server, "rt", "public.rt", BASE, two(1, "a", 2, "b"))
+    db.execute("CREATE TABLE public.rt_log (id int)")
+    db.execute("CREATE RULE rt_logged AS ON INSERT TO public.rt DO ALSO INSERT INTO public.rt_log VALUES (NEW.id)")
+    db.execute("CREATE VIEW public.rt_v AS SELECT id, value_1 FROM public.rt")
+    db.execute("CREATE RULE rt_v_insert AS ON INSERT TO public.rt_v DO INSTEAD "
+               "INSERT INTO public.rt_log VALUES (NEW.id + 1000)")
+    assert_refused(db, server, "rt", "public.rt", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                   "rule rt_logged on table public.rt", "rule rt_v_insert on view public.rt_v")
+    assert rows(db, "SELECT rulename FROM pg_rewrite WHERE rulename LIKE 'rt%' ORDER BY 1") == [
+        ("rt_logged",), ("rt_v_insert",)]
+    assert rows(db, "SELECT * FROM public.rt_log") == []
