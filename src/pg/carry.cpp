@@ -237,6 +237,9 @@ char *UncarriableObjects(Oid relid) {
         "            pg_catalog.pg_statistic_ext x WHERE x.oid = d.objid AND x.stxrelid IN (SELECT oid FROM s)))"
         "   AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_constraint"
         "            k WHERE k.oid = d.objid AND k.conrelid IN (SELECT oid FROM s) AND k.confrelid <> ALL ($1)))"
+        " UNION "  // rules of the table and of its views other than a view's query: nothing recreates them
+        "SELECT pg_catalog.pg_describe_object('pg_catalog.pg_rewrite'::regclass, r.oid, 0)"
+        "  FROM pg_catalog.pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM s) AND r.rulename <> '_RETURN'"
         " UNION "
         "SELECT 'publication ' || pg_catalog.quote_ident(p.pubname)"
         "  FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid"
