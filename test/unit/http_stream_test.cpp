@@ -678,6 +678,32 @@ TEST(HttpStream, AbortWhileTheServerStalls) {
     EXPECT_THROW(stream.Read(buf, sizeof buf), Interrupted);  // the stream stays stopped
 }
 
+// docs/sql-reference.md, timeout_ms: "a transfer that stalls below 1 byte/s for 60 s fails whatever this says". The
+// run's worker keeps the default (src/pg sets no low_speed_timeout_s); here it is 1 s so as not to wait a minute.
+TEST(HttpStream, AStalledTransferFailsAfterTheLowSpeedTimeWithoutAnyTimeout) {
+    EXPECT_EQ(HttpOptions{}.low_speed_timeout_s, 60);
+    TestServer server([](const Exchange &ex) {
+        ex.Send(Head(200, "OK", {"Content-Length: 1000"}));
+        ex.Stall();  // not one byte of the body
+    });
+    HttpOptions options = QuickOptions();
+    options.total_timeout_ms = 0;  // no limit on the request: only the stall rule ends it
+    options.low_speed_timeout_s = 1;
+    HttpStream stream(server.Url("/stall"), options);
+    char buf[64];
+    Clock::time_point start = Clock::now();
+    try {
+        while (stream.Read(buf, sizeof buf) > 0) {
+        }
+        FAIL() << "a stalled body was accepted";
+    } catch (const HttpError &e) {
+        EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kTimeout) << e.what();
+        EXPECT_TRUE(Contains(e.what(), "/stall")) << e.what();
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    EXPECT_GE(waited, 900) << "it failed before the stall lasted the low-speed time";
+}
+
 TEST(HttpStream, AbortBeforeTheResponseArrives) {
     TestServer server([](const Exchange &ex) { ex.Stall(); });
     HttpOptions options = QuickOptions();
