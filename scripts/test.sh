@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # All of pg_bulk_ingest's tests, on a fresh Debian 12 machine or a developer's:
 #   1. dependencies (apt, only what is missing)           scripts/install-deps.sh
-#   2. the core's unit tests                              cmake in build/, ctest
-#   3. the extension, built and installed                 make && make install
-#   4. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster; its server
+#   2. formatting of the C++ sources                      clang-format --dry-run --Werror (.clang-format)
+#   3. the core's unit tests                              cmake in build/, ctest
+#   4. the extension, built and installed                 make && make install
+#   5. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster; its server
 #                                                         log must have no crash or leak line (test/lib/serverlog.py)
-#   5. integration tests                                  pytest test/integration (own cluster, own HTTP server)
+#   6. integration tests                                  pytest test/integration (own cluster, own HTTP server)
 # Every step runs even when an earlier independent one failed; a summary is printed; the exit status is non-zero
 # when anything failed. Whatever it started (clusters, servers) is stopped on exit.
 #
@@ -68,7 +69,16 @@ if [[ -z "${SKIP_DEPS:-}" ]]; then
     step "dependencies (apt)" scripts/install-deps.sh || { echo "cannot continue without dependencies"; exit 1; }
 fi
 
-# ---- 2. unit tests
+# ---- 2. formatting (clang-format, the repository's .clang-format): C++ that is not formatted fails the suite
+format_check() {
+    local files
+    files=$(git ls-files 'src/*.cpp' 'src/*.h' 'test/*.cpp' 'test/*.h' 'bench/*.cpp' 2>/dev/null || find src test bench \( -name '*.cpp' -o -name '*.h' \))
+    # shellcheck disable=SC2086
+    clang-format --dry-run --Werror $files
+}
+step "formatting (clang-format)" format_check
+
+# ---- 3. unit tests
 unit_tests() {
     cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
     cmake --build build -j "$JOBS" &&
@@ -76,7 +86,7 @@ unit_tests() {
 }
 step "unit tests (cmake, ctest)" unit_tests
 
-# ---- 3. build and install the extension
+# ---- 4. build and install the extension
 private_prefix() {
     # A copy of PostgreSQL's bin/lib and share directories under $PRIVATE_INSTALL: the server finds its share and
     # lib directories relative to its binary, so an extension installed there with DESTDIR is seen by it only.
@@ -103,7 +113,7 @@ else
     INSTALLED=0
 fi
 
-# ---- 4. pg_regress
+# ---- 5. pg_regress
 installcheck() {
     $PY test/lib/pgcluster.py init --name "$CLUSTER_NAME" >/dev/null &&
     $PY test/lib/pgcluster.py start --name "$CLUSTER_NAME" || return 1
@@ -128,7 +138,7 @@ else
 fi
 cleanup
 
-# ---- 5. integration tests
+# ---- 6. integration tests
 integration() {
     # shellcheck disable=SC2086
     timeout 1200 $PY -m pytest test/integration -v ${PYTEST_ARGS:-}
