@@ -90,3 +90,30 @@ COMMENT ON TABLE bulk_ingest.sources IS
 COMMENT ON TABLE bulk_ingest.secrets IS
     'Secrets of sources, set with bulk_ingest_set_secret(); readable by superusers only (owners read theirs with '
     'bulk_ingest_get_secret)';
+
+-- ==== issue 13: upgrades from 0.1 ===============================================================================
+-- Roles that own sources registered under 0.1 (when every role could call the functions) keep the use of them:
+-- they become members of bulk_ingest_user. Superusers need no membership. (An extension script's notices are not
+-- shown: docs/operations.md says so instead.)
+DO $$
+DECLARE
+    owner_name name;
+BEGIN
+    FOR owner_name IN
+        SELECT DISTINCT r.rolname FROM bulk_ingest.sources s JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) s.owner::oid
+         WHERE NOT r.rolsuper AND NOT pg_catalog.pg_has_role(r.oid, 'bulk_ingest_user', 'MEMBER')
+    LOOP
+        EXECUTE pg_catalog.format('GRANT bulk_ingest_user TO %I', owner_name);
+    END LOOP;
+END
+$$;
+
+-- A launcher that waits for this update (the library is already 0.2) looks again when the update commits.
+CREATE FUNCTION bulk_ingest._catalog_changed()
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_catalog_changed';
+REVOKE ALL ON FUNCTION bulk_ingest._catalog_changed() FROM PUBLIC;
+COMMENT ON FUNCTION bulk_ingest._catalog_changed() IS
+    'Internal: wakes the launcher when the extension''s script commits (it looks at the catalog again)';
+SELECT bulk_ingest._catalog_changed();

@@ -1,5 +1,6 @@
 #include "pg/launcher.h"
 
+#include "pg/catalog_version.h"
 #include "pg/guard.h"
 #include "pg/rights.h"
 #include "pg/run_slot.h"
@@ -11,7 +12,6 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -245,6 +245,27 @@ static long MillisecondsUntilDue(void) {
     return (long)Max(DatumGetInt64(d), 0);
 }
 
+// Whether the extension is created in the launcher's database at the library's version. A catalog of another
+// version (the library was upgraded, ALTER EXTENSION pg_bulk_ingest UPDATE not run yet) is left alone: the launcher
+// says so once and waits; the update's script wakes it (bulk_ingest._catalog_changed()).
+static bool CatalogIsUsable(void) {
+    static char *reported_version = NULL;
+    char *version = InstalledExtensionVersion();
+    if (version == NULL || strcmp(version, BULK_INGEST_VERSION) == 0) {
+        return version != NULL;
+    }
+    if (reported_version == NULL || strcmp(reported_version, version) != 0) {
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher: the extension in database \"%s\" is version %s, the library "
+                             "is version %s: no source runs until ALTER EXTENSION pg_bulk_ingest UPDATE",
+                             bulk_ingest_database_name, version, BULK_INGEST_VERSION)));
+        if (reported_version != NULL) {
+            pfree(reported_version);
+        }
+        reported_version = MemoryContextStrdup(TopMemoryContext, version);
+    }
+    return false;
+}
+
 // One pass of the launcher, in one transaction. Returns how long it may sleep (-1: until woken).
 static long LauncherTick(bool *recovered) {
     SetCurrentStatementStartTimestamp();
@@ -252,7 +273,7 @@ static long LauncherTick(bool *recovered) {
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "pg_bulk_ingest launcher: checking sources");
     long sleep_ms = kNoExtensionMs;
-    if (OidIsValid(get_extension_oid("pg_bulk_ingest", true))) {
+    if (CatalogIsUsable()) {
         SPI_connect();
         ReapWorkers();
         if (!*recovered) {

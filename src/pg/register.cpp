@@ -2,6 +2,7 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/catalog.h"
+#include "pg/catalog_version.h"
 #include "pg/declaration.h"
 #include "pg/shape.h"
 #include "pg/guard.h"
@@ -55,6 +56,7 @@ static char *QualifiedTarget(const char *source, const char *target) {
 }
 
 BULK_INGEST_FUNCTION(bulk_ingest_register) {
+    CheckCatalogVersion();
     SourceRow *row = (SourceRow *)palloc0(sizeof(SourceRow));
     row->source = RequiredText(fcinfo, 0, "source");
     row->url = RequiredText(fcinfo, 1, "url");
