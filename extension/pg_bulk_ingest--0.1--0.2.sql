@@ -273,3 +273,17 @@ COMMENT ON COLUMN bulk_ingest.progress.rows_per_second IS 'rows divided by the t
 COMMENT ON COLUMN bulk_ingest.progress.url IS 'The page being read (secrets redacted)';
 COMMENT ON COLUMN bulk_ingest.progress.started_at IS 'When the run started';
 COMMENT ON FUNCTION bulk_ingest._progress() IS 'Internal: the runs in flight, from shared memory (see bulk_ingest.progress)';
+
+-- ==== issue 13: a dry run ========================================================================================
+CREATE FUNCTION @extschema@.bulk_ingest_preview(
+    source text, n integer DEFAULT 10,
+    OUT action text, OUT reason text, OUT url text, OUT rows bigint, OUT high_watermark text, OUT preview regclass)
+RETURNS record
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_preview';
+REVOKE ALL ON FUNCTION @extschema@.bulk_ingest_preview(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_preview(text, integer) TO bulk_ingest_user;
+COMMENT ON FUNCTION @extschema@.bulk_ingest_preview(text, integer) IS
+    'Dry run: checks the target and the owner''s privileges, says what a run would do to the table (create, load '
+    'in place, rebuild and why), and converts the first n records of the first page into the temporary table '
+    'pg_temp.bulk_ingest_preview; loads nothing, advances nothing';
