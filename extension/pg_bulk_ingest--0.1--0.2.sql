@@ -287,3 +287,15 @@ COMMENT ON FUNCTION @extschema@.bulk_ingest_preview(text, integer) IS
     'Dry run: checks the target and the owner''s privileges, says what a run would do to the table (create, load '
     'in place, rebuild and why), and converts the first n records of the first page into the temporary table '
     'pg_temp.bulk_ingest_preview; loads nothing, advances nothing';
+
+-- ==== issue 13: inferred columns =================================================================================
+CREATE FUNCTION @extschema@.bulk_ingest_infer_columns(url text, format text DEFAULT 'ndjson',
+                                                      options jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_infer_columns';
+REVOKE ALL ON FUNCTION @extschema@.bulk_ingest_infer_columns(text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_infer_columns(text, text, jsonb) TO bulk_ingest_user;
+COMMENT ON FUNCTION @extschema@.bulk_ingest_infer_columns(text, text, jsonb) IS
+    'Reads a bounded sample of the first page of url (at most 1000 records of 4 MB) and proposes a columns '
+    'declaration: types, nullability, the likely primary key and high watermark column, with the reasons';
