@@ -118,94 +118,6 @@ COMMENT ON FUNCTION bulk_ingest._catalog_changed() IS
     'Internal: wakes the launcher when the extension''s script commits (it looks at the catalog again)';
 SELECT bulk_ingest._catalog_changed();
 
--- ==== issue 13: status at a glance ==============================================================================
--- The last run of a source, its failures since the last success and its rows of the day are read by source and id.
-CREATE INDEX runs_source_id_idx ON bulk_ingest.runs (source, id);
-
--- One row per source: what on-call people look at first. security_invoker: the caller's privileges and the
--- catalog's row-level security apply, so each role sees the status of its own sources (superusers all of them).
--- Operators are named with their schema: the script runs with a search_path other roles may write to. (All
--- OPERATOR() forms have the same precedence: parentheses group them.)
-CREATE VIEW bulk_ingest.source_status WITH (security_invoker = true) AS
-SELECT s.source,
-       s.owner,
-       s.target,
-       CASE WHEN active.id IS NOT NULL THEN 'running'
-            WHEN last.id IS NULL THEN 'never run'
-            WHEN failures.n OPERATOR(pg_catalog.>) 0 THEN 'failing'
-            ELSE 'ok' END AS state,
-       last.id AS last_run_id,
-       last.status AS last_status,
-       last.started_at AS last_started_at,
-       last.finished_at AS last_finished_at,
-       last.rows AS last_rows,
-       last.error AS last_error,
-       ok.finished_at AS last_success_at,
-       pg_catalog.now() OPERATOR(pg_catalog.-) ok.finished_at AS since_last_success,
-       failures.n AS consecutive_failures,
-       w.value AS high_watermark,
-       w.updated_at AS high_watermark_updated_at,
-       day.rows AS rows_last_24h,
-       active.id AS active_run_id,
-       active.status AS active_status,
-       s.schedule,
-       s.next_run_at
-  FROM bulk_ingest.sources s
-  LEFT JOIN bulk_ingest.watermarks w ON w.source OPERATOR(pg_catalog.=) s.source
-  LEFT JOIN LATERAL (
-        SELECT r.id, r.status, r.started_at, r.finished_at, r.rows, r.error FROM bulk_ingest.runs r
-         WHERE r.source OPERATOR(pg_catalog.=) s.source AND r.status OPERATOR(pg_catalog.<>) 'skipped'::text
-         ORDER BY r.id DESC LIMIT 1) last ON true
-  LEFT JOIN LATERAL (
-        SELECT r.id, r.finished_at FROM bulk_ingest.runs r
-         WHERE r.source OPERATOR(pg_catalog.=) s.source
-           AND r.status OPERATOR(pg_catalog.=) ANY (ARRAY['succeeded', 'unchanged']::text[])
-         ORDER BY r.id DESC LIMIT 1) ok ON true
-  LEFT JOIN LATERAL (
-        SELECT pg_catalog.count(*) AS n FROM bulk_ingest.runs r
-         WHERE r.source OPERATOR(pg_catalog.=) s.source AND r.status OPERATOR(pg_catalog.=) 'failed'::text
-           AND r.id OPERATOR(pg_catalog.>) coalesce(ok.id, 0)) failures ON true
-  LEFT JOIN LATERAL (
-        SELECT coalesce(pg_catalog.sum(r.rows), 0)::bigint AS rows FROM bulk_ingest.runs r
-         WHERE r.source OPERATOR(pg_catalog.=) s.source
-           AND r.started_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::interval)) day
-       ON true
-  LEFT JOIN LATERAL (
-        SELECT r.id, r.status FROM bulk_ingest.runs r
-         WHERE r.source OPERATOR(pg_catalog.=) s.source
-           AND r.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'running']::text[])) active ON true;
-GRANT SELECT ON bulk_ingest.source_status TO bulk_ingest_user;
-COMMENT ON VIEW bulk_ingest.source_status IS
-    'One row per source (each role sees its own): state, last run, last success and how long ago, consecutive '
-    'failures, watermark, rows of the last 24 hours, run in flight, schedule';
-COMMENT ON COLUMN bulk_ingest.source_status.source IS 'The source''s name';
-COMMENT ON COLUMN bulk_ingest.source_status.owner IS 'The role that owns the source: its runs execute as this role';
-COMMENT ON COLUMN bulk_ingest.source_status.target IS 'The table the source fills (schema-qualified)';
-COMMENT ON COLUMN bulk_ingest.source_status.state IS
-    'running (a run is queued or running), never run, failing (failed since its last success), or ok';
-COMMENT ON COLUMN bulk_ingest.source_status.last_run_id IS
-    'The latest run (skipped schedule ticks aside), whatever its status; NULL when the source never ran';
-COMMENT ON COLUMN bulk_ingest.source_status.last_status IS
-    'Status of the latest run: queued, running, succeeded, unchanged, failed or cancelled';
-COMMENT ON COLUMN bulk_ingest.source_status.last_started_at IS 'When the latest run started (was queued, if queued)';
-COMMENT ON COLUMN bulk_ingest.source_status.last_finished_at IS 'When the latest run ended; NULL while in flight';
-COMMENT ON COLUMN bulk_ingest.source_status.last_rows IS 'Rows the latest run committed so far';
-COMMENT ON COLUMN bulk_ingest.source_status.last_error IS 'The error of the latest run, when it failed or was cancelled';
-COMMENT ON COLUMN bulk_ingest.source_status.last_success_at IS
-    'When the latest succeeded (or unchanged: 304 Not Modified) run ended; NULL when none is in the history';
-COMMENT ON COLUMN bulk_ingest.source_status.since_last_success IS 'How long ago the last success ended';
-COMMENT ON COLUMN bulk_ingest.source_status.consecutive_failures IS
-    'Failed runs since the last success (cancelled runs and skipped ticks are not failures)';
-COMMENT ON COLUMN bulk_ingest.source_status.high_watermark IS 'The stored watermark: where the next run resumes';
-COMMENT ON COLUMN bulk_ingest.source_status.high_watermark_updated_at IS 'When the watermark last advanced';
-COMMENT ON COLUMN bulk_ingest.source_status.rows_last_24h IS 'Rows committed by the runs started in the last 24 hours';
-COMMENT ON COLUMN bulk_ingest.source_status.active_run_id IS 'The queued or running run, if any';
-COMMENT ON COLUMN bulk_ingest.source_status.active_status IS 'queued or running (NULL: no run in flight)';
-COMMENT ON COLUMN bulk_ingest.source_status.schedule IS
-    'The interval the launcher runs the source at (NULL: not scheduled by the launcher)';
-COMMENT ON COLUMN bulk_ingest.source_status.next_run_at IS
-    'When the launcher next runs the source (NULL: not scheduled by the launcher)';
-
 -- ==== issue 13: comments on every column, so that \d+ explains the catalog ======================================
 COMMENT ON COLUMN bulk_ingest.sources.source IS 'The source''s name, unique in the database';
 COMMENT ON COLUMN bulk_ingest.sources.url IS
@@ -299,3 +211,127 @@ GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_infer_columns(text, text, json
 COMMENT ON FUNCTION @extschema@.bulk_ingest_infer_columns(text, text, jsonb) IS
     'Reads a bounded sample of the first page of url (at most 1000 records of 4 MB) and proposes a columns '
     'declaration: types, nullability, the likely primary key and high watermark column, with the reasons';
+
+-- ==== issue 13: schedules in cron syntax (pg_cron) ==============================================================
+-- A text schedule is a cron schedule ("*/5 * * * *": a cron.job named bulk_ingest:<source>) or an interval ("15
+-- minutes": the launcher); NULL stops both.
+CREATE FUNCTION @extschema@.bulk_ingest_schedule(source text, schedule text)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_schedule_text';
+REVOKE ALL ON FUNCTION @extschema@.bulk_ingest_schedule(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_schedule(text, text) TO bulk_ingest_user;
+COMMENT ON FUNCTION @extschema@.bulk_ingest_schedule(text, text) IS
+    'Run a source on a cron schedule (''*/5 * * * *'', through pg_cron: a cron.job named bulk_ingest:<source>) or '
+    'every interval (''15 minutes'', through the launcher); NULL stops both';
+
+CREATE FUNCTION bulk_ingest._cron_schedule(source text)
+RETURNS text
+LANGUAGE C STRICT STABLE
+AS 'MODULE_PATHNAME', 'bulk_ingest_cron_schedule';
+REVOKE ALL ON FUNCTION bulk_ingest._cron_schedule(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bulk_ingest._cron_schedule(text) TO bulk_ingest_user;
+COMMENT ON FUNCTION bulk_ingest._cron_schedule(text) IS
+    'Internal: the schedule of the source''s pg_cron job (NULL: none, or not the caller''s source)';
+
+CREATE FUNCTION bulk_ingest._cron_next_run(schedule text, after timestamptz)
+RETURNS timestamptz
+LANGUAGE C STRICT IMMUTABLE
+AS 'MODULE_PATHNAME', 'bulk_ingest_cron_next_run';
+REVOKE ALL ON FUNCTION bulk_ingest._cron_next_run(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bulk_ingest._cron_next_run(text, timestamptz) TO bulk_ingest_user;
+COMMENT ON FUNCTION bulk_ingest._cron_next_run(text, timestamptz) IS
+    'Internal: when a cron schedule next fires after a time (UTC, as pg_cron reads schedules)';
+
+-- ==== issue 13: status at a glance ==============================================================================
+-- The last run of a source, its failures since the last success and its rows of the day are read by source and id.
+CREATE INDEX runs_source_id_idx ON bulk_ingest.runs (source, id);
+
+-- One row per source: what on-call people look at first. security_invoker: the caller's privileges and the
+-- catalog's row-level security apply, so each role sees the status of its own sources (superusers all of them).
+-- Operators are named with their schema: the script runs with a search_path other roles may write to. (All
+-- OPERATOR() forms have the same precedence: parentheses group them.)
+CREATE VIEW bulk_ingest.source_status WITH (security_invoker = true) AS
+SELECT s.source,
+       s.owner,
+       s.target,
+       CASE WHEN active.id IS NOT NULL THEN 'running'
+            WHEN last.id IS NULL THEN 'never run'
+            WHEN failures.n OPERATOR(pg_catalog.>) 0 THEN 'failing'
+            ELSE 'ok' END AS state,
+       last.id AS last_run_id,
+       last.status AS last_status,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.rows AS last_rows,
+       last.error AS last_error,
+       ok.finished_at AS last_success_at,
+       pg_catalog.now() OPERATOR(pg_catalog.-) ok.finished_at AS since_last_success,
+       failures.n AS consecutive_failures,
+       w.value AS high_watermark,
+       w.updated_at AS high_watermark_updated_at,
+       day.rows AS rows_last_24h,
+       active.id AS active_run_id,
+       active.status AS active_status,
+       s.schedule,
+       cron.schedule AS cron_schedule,
+       coalesce(s.next_run_at, bulk_ingest._cron_next_run(cron.schedule, pg_catalog.now())) AS next_run_at
+  FROM bulk_ingest.sources s
+  LEFT JOIN LATERAL (SELECT bulk_ingest._cron_schedule(s.source) AS schedule) cron ON true
+  LEFT JOIN bulk_ingest.watermarks w ON w.source OPERATOR(pg_catalog.=) s.source
+  LEFT JOIN LATERAL (
+        SELECT r.id, r.status, r.started_at, r.finished_at, r.rows, r.error FROM bulk_ingest.runs r
+         WHERE r.source OPERATOR(pg_catalog.=) s.source AND r.status OPERATOR(pg_catalog.<>) 'skipped'::text
+         ORDER BY r.id DESC LIMIT 1) last ON true
+  LEFT JOIN LATERAL (
+        SELECT r.id, r.finished_at FROM bulk_ingest.runs r
+         WHERE r.source OPERATOR(pg_catalog.=) s.source
+           AND r.status OPERATOR(pg_catalog.=) ANY (ARRAY['succeeded', 'unchanged']::text[])
+         ORDER BY r.id DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.count(*) AS n FROM bulk_ingest.runs r
+         WHERE r.source OPERATOR(pg_catalog.=) s.source AND r.status OPERATOR(pg_catalog.=) 'failed'::text
+           AND r.id OPERATOR(pg_catalog.>) coalesce(ok.id, 0)) failures ON true
+  LEFT JOIN LATERAL (
+        SELECT coalesce(pg_catalog.sum(r.rows), 0)::bigint AS rows FROM bulk_ingest.runs r
+         WHERE r.source OPERATOR(pg_catalog.=) s.source
+           AND r.started_at OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) '24 hours'::interval)) day
+       ON true
+  LEFT JOIN LATERAL (
+        SELECT r.id, r.status FROM bulk_ingest.runs r
+         WHERE r.source OPERATOR(pg_catalog.=) s.source
+           AND r.status OPERATOR(pg_catalog.=) ANY (ARRAY['queued', 'running']::text[])) active ON true;
+GRANT SELECT ON bulk_ingest.source_status TO bulk_ingest_user;
+COMMENT ON VIEW bulk_ingest.source_status IS
+    'One row per source (each role sees its own): state, last run, last success and how long ago, consecutive '
+    'failures, watermark, rows of the last 24 hours, run in flight, schedule (interval or cron) and next run';
+COMMENT ON COLUMN bulk_ingest.source_status.source IS 'The source''s name';
+COMMENT ON COLUMN bulk_ingest.source_status.owner IS 'The role that owns the source: its runs execute as this role';
+COMMENT ON COLUMN bulk_ingest.source_status.target IS 'The table the source fills (schema-qualified)';
+COMMENT ON COLUMN bulk_ingest.source_status.state IS
+    'running (a run is queued or running), never run, failing (failed since its last success), or ok';
+COMMENT ON COLUMN bulk_ingest.source_status.last_run_id IS
+    'The latest run (skipped schedule ticks aside), whatever its status; NULL when the source never ran';
+COMMENT ON COLUMN bulk_ingest.source_status.last_status IS
+    'Status of the latest run: queued, running, succeeded, unchanged, failed or cancelled';
+COMMENT ON COLUMN bulk_ingest.source_status.last_started_at IS 'When the latest run started (was queued, if queued)';
+COMMENT ON COLUMN bulk_ingest.source_status.last_finished_at IS 'When the latest run ended; NULL while in flight';
+COMMENT ON COLUMN bulk_ingest.source_status.last_rows IS 'Rows the latest run committed so far';
+COMMENT ON COLUMN bulk_ingest.source_status.last_error IS 'The error of the latest run, when it failed or was cancelled';
+COMMENT ON COLUMN bulk_ingest.source_status.last_success_at IS
+    'When the latest succeeded (or unchanged: 304 Not Modified) run ended; NULL when none is in the history';
+COMMENT ON COLUMN bulk_ingest.source_status.since_last_success IS 'How long ago the last success ended';
+COMMENT ON COLUMN bulk_ingest.source_status.consecutive_failures IS
+    'Failed runs since the last success (cancelled runs and skipped ticks are not failures)';
+COMMENT ON COLUMN bulk_ingest.source_status.high_watermark IS 'The stored watermark: where the next run resumes';
+COMMENT ON COLUMN bulk_ingest.source_status.high_watermark_updated_at IS 'When the watermark last advanced';
+COMMENT ON COLUMN bulk_ingest.source_status.rows_last_24h IS 'Rows committed by the runs started in the last 24 hours';
+COMMENT ON COLUMN bulk_ingest.source_status.active_run_id IS 'The queued or running run, if any';
+COMMENT ON COLUMN bulk_ingest.source_status.active_status IS 'queued or running (NULL: no run in flight)';
+COMMENT ON COLUMN bulk_ingest.source_status.schedule IS
+    'The interval the launcher runs the source at (NULL: not scheduled by the launcher)';
+COMMENT ON COLUMN bulk_ingest.source_status.cron_schedule IS
+    'The schedule of the source''s pg_cron job (bulk_ingest:<source>), NULL when it has none';
+COMMENT ON COLUMN bulk_ingest.source_status.next_run_at IS
+    'When the source next runs: the launcher''s next tick, or the next time of its cron schedule (UTC); NULL when '
+    'it is not scheduled';

@@ -13,20 +13,34 @@ extern "C" {
 #include "utils/rel.h"
 }
 
-char *InstalledExtensionVersion(void) {
+// Calls found(tuple, descriptor) with pg_bulk_ingest's row of pg_extension, when it has one.
+template <typename Found>
+static void ScanExtension(Found &&found) {
     Relation rel = table_open(ExtensionRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("pg_bulk_ingest"));
     SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
     HeapTuple tuple = systable_getnext(scan);
-    char *version = NULL;
     if (HeapTupleIsValid(tuple)) {
-        bool isnull;
-        Datum datum = heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
-        version = isnull ? NULL : TextDatumGetCString(datum);
+        found(tuple, RelationGetDescr(rel));
     }
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
+}
+
+Oid ExtensionSchema(void) {
+    Oid schema = InvalidOid;
+    ScanExtension([&](HeapTuple tuple, TupleDesc) { schema = ((Form_pg_extension)GETSTRUCT(tuple))->extnamespace; });
+    return schema;
+}
+
+char *InstalledExtensionVersion(void) {
+    char *version = NULL;
+    ScanExtension([&](HeapTuple tuple, TupleDesc desc) {
+        bool isnull;
+        Datum datum = heap_getattr(tuple, Anum_pg_extension_extversion, desc, &isnull);
+        version = isnull ? NULL : TextDatumGetCString(datum);
+    });
     return version;
 }
 

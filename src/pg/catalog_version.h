@@ -16,6 +16,9 @@
 // The version of pg_bulk_ingest created in the current database (palloc'd), or NULL when it is not created.
 char *InstalledExtensionVersion(void);
 
+// The schema pg_bulk_ingest is created in (InvalidOid when it is not created).
+Oid ExtensionSchema(void);
+
 // Raises an error naming both versions and the statement to run unless the extension in the current database is
 // at the library's version.
 void CheckCatalogVersion(void);

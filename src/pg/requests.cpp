@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "pg/catalog.h"
+#include "pg/cron.h"
 #include "pg/guard.h"
 #include "pg/settings.h"
 #include "pg/shared_state.h"
@@ -114,6 +115,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_schedule) {
     }
     SourceRow *row = LoadSource(source, false);
     CheckSourceOwnership(row, "schedule");
+    UnscheduleCronJob(row->source);  // one schedule at a time: an interval (or NULL) replaces a cron schedule
     const char *args[] = {row->source, every};
     SPI_connect();
     ExecuteAsCatalogOwner(
