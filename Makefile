@@ -10,7 +10,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 EXTRA_CLEAN = $(OBJS:.o=.d)
 
-REGRESS = catalog registration comments
+REGRESS = catalog registration comments functions upgrade
 REGRESS_OPTS = --load-extension=pg_bulk_ingest
 
 WARNINGS = -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter

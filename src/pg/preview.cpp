@@ -101,12 +101,15 @@ static Oid CreatePreviewTable(const Declaration *decl) {
                          column->nullable ? "" : " NOT NULL");
     }
     appendStringInfoChar(&sql, ')');
+    RangeVar *name = makeRangeVar((char *)"pg_temp", (char *)kPreviewTable, -1);
     SPI_connect();
-    ExecuteSqlCreatingTemp("dropping the previous preview", psprintf("DROP TABLE IF EXISTS pg_temp.%s", kPreviewTable));
+    if (OidIsValid(RangeVarGetRelid(name, NoLock, true))) {
+        ExecuteSqlCreatingTemp("dropping the previous preview", psprintf("DROP TABLE pg_temp.%s", kPreviewTable));
+    }
     ExecuteSqlCreatingTemp("creating the preview table", sql.data);
     SPI_finish();
     CommandCounterIncrement();
-    return RangeVarGetRelid(makeRangeVar((char *)"pg_temp", (char *)kPreviewTable, -1), NoLock, false);
+    return RangeVarGetRelid(name, NoLock, false);
 }
 
 static void AddSecret(void *arg, const char *name, const char *value) {

@@ -172,6 +172,15 @@ BULK_INGEST_FUNCTION(bulk_ingest_set_secret) {
     char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
     SourceRow *row = LoadSource(source, false);
     CheckSourceOwnership(row, "set a secret of");
+    // Checked here rather than by the table's CHECK constraint, whose error would show the row, its value included.
+    size_t length = strlen(name);
+    if (length == 0 || length > 64 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != length) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": invalid secret name \"%s\"", row->source, name),
+                        errdetail("A secret's name is 1 to 64 letters, digits, '_' or '-' (it is referenced as "
+                                  "{secret:name}).")));
+    }
     SPI_connect();
     if (PG_ARGISNULL(2)) {
         const char *args[] = {row->source, name};
