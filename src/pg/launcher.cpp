@@ -2,6 +2,8 @@
 
 #include "pg/catalog_version.h"
 #include "pg/guard.h"
+#include "pg/launcher_registry.h"
+#include "pg/supervisor.h"
 #include "pg/rights.h"
 #include "pg/run_slot.h"
 #include "pg/settings.h"
@@ -19,6 +21,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -30,8 +33,12 @@ PGDLLEXPORT void bulk_ingest_launcher_main(Datum main_arg);
 
 // How long to wait before retrying when no background worker slot was free.
 static const long kRetryMs = 1000;
-// How long to wait while the extension is not created in the launcher's database.
-static const long kNoExtensionMs = 60000;
+// The launcher's database, and its name for messages.
+static Oid launcher_database = InvalidOid;
+static char *launcher_database_name = NULL;
+// Set when the extension is not created in the database: the launcher leaves (the supervisor starts one again when
+// CREATE EXTENSION commits).
+static bool extension_missing = false;
 
 // The workers this launcher started and has not seen exit.
 typedef struct Launched {
@@ -42,19 +49,6 @@ typedef struct Launched {
 static Launched *launched = NULL;
 static int nlaunched = 0;
 static int maxlaunched = 0;
-
-void RegisterLauncher(void) {
-    BackgroundWorker worker;
-    memset(&worker, 0, sizeof(worker));
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = 10;
-    strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "bulk_ingest_launcher_main", BGW_MAXLEN);
-    strlcpy(worker.bgw_name, "pg_bulk_ingest launcher", BGW_MAXLEN);
-    strlcpy(worker.bgw_type, "pg_bulk_ingest launcher", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
-}
 
 static int64 SpiInt64(int row, int col) {
     bool isnull;
@@ -251,13 +245,14 @@ static long MillisecondsUntilDue(void) {
 static bool CatalogIsUsable(void) {
     static char *reported_version = NULL;
     char *version = InstalledExtensionVersion();
+    extension_missing = version == NULL;
     if (version == NULL || strcmp(version, BULK_INGEST_VERSION) == 0) {
         return version != NULL;
     }
     if (reported_version == NULL || strcmp(reported_version, version) != 0) {
         ereport(LOG, (errmsg("pg_bulk_ingest launcher: the extension in database \"%s\" is version %s, the library "
                              "is version %s: no source runs until ALTER EXTENSION pg_bulk_ingest UPDATE",
-                             bulk_ingest_database_name, version, BULK_INGEST_VERSION)));
+                             launcher_database_name, version, BULK_INGEST_VERSION)));
         if (reported_version != NULL) {
             pfree(reported_version);
         }
@@ -272,7 +267,7 @@ static long LauncherTick(bool *recovered) {
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "pg_bulk_ingest launcher: checking sources");
-    long sleep_ms = kNoExtensionMs;
+    long sleep_ms = -1;  // a catalog of another version: until the update wakes it
     if (CatalogIsUsable()) {
         SPI_connect();
         ReapWorkers();
@@ -296,47 +291,85 @@ static long LauncherTick(bool *recovered) {
     return sleep_ms;
 }
 
-static void ForgetLauncherPid(int code, Datum arg) {
-    SetLauncherPid(0);
+// Says why the launcher leaves, so that the supervisor knows whether to start it again.
+static void LeaveRegistry(int code, Datum arg) {
+    LauncherState state = LAUNCHER_UNKNOWN;  // a shutdown, or the database is no longer served
+    if (code != 0) {
+        // An error: the entry stays as it was (running, or starting), which tells the supervisor that it failed;
+        // it starts the launcher again after a while.
+        state = LauncherStateOf(launcher_database, NULL);
+    } else if (LauncherMustLeave(launcher_database)) {
+        state = LAUNCHER_LEAVING;
+    } else if (extension_missing) {
+        state = LAUNCHER_ABSENT;
+    }
+    SetLauncherState(launcher_database, state, 0);
+    int supervisor = SupervisorPid();
+    if (supervisor != 0) {
+        kill(supervisor, SIGUSR1);
+    }
 }
 
-static void LauncherMain(void) {
+// A launcher serves one database (the main argument), started by the supervisor: it runs the database's due
+// schedules and queued runs while the extension is created there, and leaves when it is not.
+static void LauncherMain(Datum main_arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
+    launcher_database = DatumGetObjectId(main_arg);
+    before_shmem_exit(LeaveRegistry, (Datum)0);
+    BackgroundWorkerInitializeConnectionByOid(launcher_database, InvalidOid, 0);
     UseSafeSearchPathForSession();
     pgstat_report_appname("pg_bulk_ingest launcher");
-    SetLauncherPid(MyProcPid);
-    SetLauncherDatabase(MyDatabaseId);
-    before_shmem_exit(ForgetLauncherPid, (Datum)0);
-    ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", bulk_ingest_database_name)));
+    StartTransactionCommand();
+    launcher_database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+    CommitTransactionCommand();
 
     bool recovered = false;
+    bool announced = false;
     while (!ShutdownRequestPending) {
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
+            if (!DatabaseIsServed(launcher_database_name)) {
+                ereport(LOG, (errmsg("pg_bulk_ingest launcher: database \"%s\" is no longer served (%s), so its "
+                                     "launcher stops",
+                                     launcher_database_name, ServedDatabasesSetting())));
+                break;
+            }
         }
         long sleep_ms = LauncherTick(&recovered);
+        if (extension_missing) {
+            break;  // nothing to serve here
+        }
+        if (!announced) {
+            SetLauncherState(launcher_database, LAUNCHER_RUNNING, MyProcPid);
+            ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", launcher_database_name)));
+            announced = true;
+            int supervisor = SupervisorPid();
+            if (supervisor != 0) {
+                kill(supervisor, SIGUSR1);  // it may look at the next database
+            }
+        }
         int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0);
         (void)WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
     }
-    if (LauncherMustLeaveDatabase()) {
-        // Exit status 0 unregisters the launcher: it would only fail to connect to the dropped database.
-        ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so the launcher stops",
-                                 bulk_ingest_database_name),
-                          errhint("Schedules and bulk_ingest_start() need the launcher again: restart the server "
-                                  "(after setting bulk_ingest.database_name if the database is gone).")));
+    if (LauncherMustLeave(launcher_database)) {
+        ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so its launcher stops",
+                                 launcher_database_name)));
+    } else if (extension_missing && announced) {
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher: the extension was dropped from database \"%s\", so its "
+                             "launcher stops",
+                             launcher_database_name)));
     }
     proc_exit(0);
 }
 
 void bulk_ingest_launcher_main(Datum main_arg) {
     pg_bulk_ingest::CoreFailure failure;
-    if (!pg_bulk_ingest::TryCore([&] { LauncherMain(); }, &failure)) {
+    if (!pg_bulk_ingest::TryCore([&] { LauncherMain(main_arg); }, &failure)) {
         pg_bulk_ingest::RaiseCoreFailure(&failure, "pg_bulk_ingest launcher: ");
     }
 }

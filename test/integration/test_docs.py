@@ -43,11 +43,9 @@ def squeeze(text):
 def test_getting_started(make_cluster, server):
     blocks = sql_blocks("getting-started.md")
     assert len(blocks) == 8, len(blocks)
-    c = make_cluster("docs", settings={"shared_preload_libraries": "pg_bulk_ingest",
-                                       "bulk_ingest.database_name": "shop"})
+    c = make_cluster("docs", settings={"shared_preload_libraries": "pg_bulk_ingest"})  # as the page says
     with c.connect() as conn:
         conn.execute("CREATE DATABASE shop")
-    c.restart()  # as after editing postgresql.conf; the launcher waits for the extension
     orders = server.add_dataset("orders", demo_orders(), field="updated_at", page_size=100)
 
     create, infer, register, preview, run, schedule, start, status = blocks
