@@ -3,7 +3,8 @@
 #   1. dependencies (apt, only what is missing)           scripts/install-deps.sh
 #   2. the core's unit tests                              cmake in build/, ctest
 #   3. the extension, built and installed                 make && make install
-#   4. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster
+#   4. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster; its server
+#                                                         log must have no crash or leak line (test/lib/serverlog.py)
 #   5. integration tests                                  pytest test/integration (own cluster, own HTTP server)
 # Every step runs even when an earlier independent one failed; a summary is printed; the exit status is non-zero
 # when anything failed. Whatever it started (clusters, servers) is stopped on exit.
@@ -108,12 +109,16 @@ installcheck() {
     $PY test/lib/pgcluster.py start --name "$CLUSTER_NAME" || return 1
     eval "$($PY test/lib/pgcluster.py env --name "$CLUSTER_NAME")"
     export PGHOST PGPORT PGUSER
+    local log
+    log=$($PY test/lib/pgcluster.py log --name "$CLUSTER_NAME")
     if ! make installcheck PG_CONFIG="$PG_CONFIG"; then
         if [[ -s regression.diffs ]]; then echo "---- regression.diffs (first 200 lines)"; head -200 regression.diffs; fi
         echo "---- server log (last 60 lines)"
-        tail -60 "$($PY test/lib/pgcluster.py log --name "$CLUSTER_NAME")"
+        tail -60 "$log"
         return 1
     fi
+    # Matching output is not enough: a crash or a leak warning in the server log fails the step (test/lib/serverlog.py).
+    $PY test/lib/serverlog.py check "$log"
 }
 installcheck_clean_env() { local rc=0; installcheck || rc=$?; unset PGHOST PGPORT PGUSER; return $rc; }
 if [[ $INSTALLED -eq 1 ]]; then

@@ -1,4 +1,11 @@
 -- bulk_ingest_register: a declaration is checked whole at registration, not at run time.
+-- The sources below are on loopback, which the default bulk_ingest.allowed_hosts (public) refuses; whatever the
+-- server's configuration, this session and the runs' workers (new sessions of this database) allow 127.0.0.1 only.
+SET bulk_ingest.allowed_hosts = '127.0.0.1';
+SELECT format('ALTER DATABASE %I SET bulk_ingest.allowed_hosts = %L', current_database(), '127.0.0.1') \gexec
+SELECT bulk_ingest_register('refused', 'http://127.0.0.2:8080/x', 'public.refused', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('refused', 'http://[::1]:8080/x', 'public.refused', '[{"name": "a", "type": "text"}]');
+SET bulk_ingest.allowed_hosts = '127.0.0.1, 10.0.0.0/33';
 CREATE SCHEMA shop;
 SELECT source, url, target, format, high_watermark_column, upsert, "delete", options, owner = current_user::regrole AS owned
   FROM bulk_ingest_register(
@@ -94,26 +101,44 @@ REVOKE CREATE ON SCHEMA public FROM regress_intruder;
 DROP ROLE regress_intruder;
 
 -- options.indexes and options.partition_by are built on a scratch table at registration: every mistake names the
--- option, and SQL text is one expression, never more.
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
-    options => '{"indexes": [{"columns": ["a"]}, {"columns": ["b"]}]}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
-    options => '{"indexes": [{"columns": ["a"], "using": "no_such_method"}]}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
-    options => '{"indexes": [{"expression": "no_such_function(a)"}]}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
-    options => '{"indexes": [{"expression": "lower(a)); DROP TABLE bulk_ingest.sources; --"}]}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}]',
-    options => '{"indexes": [{"columns": ["a"], "where": "true) WITH (fillfactor = 10"}]}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
-    options => '{"partition_by": "RANGE (n)); DROP TABLE x; --"}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text", "primary_key": true}, {"name": "n", "type": "int"}]',
-    options => '{"partition_by": "RANGE (n)", "indexes": [{"columns": ["a"], "unique": true}]}');
-SELECT bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
-    "delete" => 'before_first_batch', options => '{"partition_by": "RANGE (n)"}');
+-- option, and SQL text is one expression, never more. A refusal is shown as its SQLSTATE, PostgreSQL's message and
+-- the option it names (in the message or its context); the SQL the extension generates to check a declaration is
+-- not part of its interface, so it is not shown.
+CREATE FUNCTION pg_temp.register_refused(columns jsonb, options jsonb, delete_mode text DEFAULT 'off')
+RETURNS TABLE (state text, message text, names text) LANGUAGE plpgsql AS $$
+DECLARE
+    context text;
+BEGIN
+    PERFORM bulk_ingest_register('ix', 'http://h/', 'ix_t', columns, "delete" => delete_mode, options => options);
+    state := 'accepted';
+    RETURN NEXT;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, context = PG_EXCEPTION_CONTEXT;
+    names := substring(message || ' ' || context FROM 'options\.[a-z_]+(?:\[[0-9]+\])?(?:\.[a-z_]+)?');
+    RETURN NEXT;
+END $$;
+SELECT count(*) AS relations_before FROM pg_class \gset
+\set an '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]'
+SELECT * FROM pg_temp.register_refused(:'an', '{"indexes": [{"columns": ["a"]}, {"columns": ["b"]}]}');
+SELECT * FROM pg_temp.register_refused(:'an', '{"indexes": [{"columns": ["a"], "using": "no_such_method"}]}');
+SELECT * FROM pg_temp.register_refused(:'an', '{"indexes": [{"expression": "no_such_function(a)"}]}');
+SELECT * FROM pg_temp.register_refused(:'an',
+    '{"indexes": [{"expression": "lower(a)); DROP TABLE bulk_ingest.sources; --"}]}');
+SELECT * FROM pg_temp.register_refused(:'an',
+    '{"indexes": [{"columns": ["a"], "where": "true) WITH (fillfactor = 10"}]}');
+SELECT * FROM pg_temp.register_refused(:'an', '{"indexes": [{"columns": ["a"], "where": "a >"}]}');
+SELECT * FROM pg_temp.register_refused(:'an', '{"partition_by": "RANGE (n)); DROP TABLE x; --"}');
+-- PostgreSQL's rules for partitioned tables: a unique index, and the primary key, must include the partition key.
+SELECT * FROM pg_temp.register_refused(
+    '[{"name": "a", "type": "text", "primary_key": true}, {"name": "n", "type": "int", "primary_key": true}]',
+    '{"partition_by": "RANGE (n)", "indexes": [{"columns": ["a"], "unique": true}]}');
+SELECT * FROM pg_temp.register_refused('[{"name": "a", "type": "text", "primary_key": true}, {"name": "n", "type": "int"}]',
+    '{"partition_by": "RANGE (n)"}');
+SELECT * FROM pg_temp.register_refused(:'an', '{"partition_by": "RANGE (n)"}', 'before_first_batch');
 SELECT count(*) AS sources_registered FROM bulk_ingest.sources WHERE source = 'ix';
 SELECT (bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": "text"}, {"name": "n", "type": "int"}]',
     options => '{"indexes": [{"expression": "lower(a)"}, {"columns": ["n"], "where": "n > 0", "unique": true}], "partition_by": "LIST (n)"}')).source
     AS registered;
-SELECT to_regclass('ix_t') IS NULL AS no_table_yet, to_regclass('pg_temp.bulk_ingest_declared_shape') IS NULL AS no_scratch_left;
+-- Checking a declaration leaves nothing behind: no target yet, no scratch table.
+SELECT to_regclass('ix_t') IS NULL AS no_table_yet, (SELECT count(*) FROM pg_class) = :relations_before AS nothing_left;
 SELECT bulk_ingest_unregister('ix');

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "error.h"
+#include "text.h"
 
 namespace bulk_ingest {
 
@@ -19,18 +20,6 @@ namespace {
 
 bool IsSpace(char c) {
     return c == ' ' || c == '\t';
-}
-
-char Lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string LowerCase(const std::string &s) {
-    std::string out(s);
-    for (char &c : out) {
-        c = Lower(c);
-    }
-    return out;
 }
 
 // charset as it may appear in a message: printable ASCII, at most 64 characters (it comes from the server).
@@ -79,7 +68,7 @@ std::optional<std::string> CharsetFromContentType(const std::string &content_typ
         while (name_end > name_start && IsSpace(content_type[name_end - 1])) {
             --name_end;
         }
-        std::string name = LowerCase(content_type.substr(name_start, name_end - name_start));
+        std::string name = AsciiLowerCase(content_type.substr(name_start, name_end - name_start));
         if (i >= n || content_type[i] == ';') {
             continue;  // a parameter without a value
         }
@@ -124,7 +113,7 @@ std::optional<std::string> CharsetFromContentType(const std::string &content_typ
 }
 
 bool IsUtf8Charset(const std::string &charset) {
-    std::string lower = LowerCase(charset);
+    std::string lower = AsciiLowerCase(charset);
     return lower == "utf-8" || lower == "utf8" || lower == "us-ascii";
 }
 

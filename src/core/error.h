@@ -41,6 +41,7 @@ enum class HttpErrorKind {
     kInvalidUrl,        // the URL (or a redirect's Location) is not a valid URL
     kTooManyRedirects,  // the redirect limit was reached
     kTls,               // TLS verification failed (certificate, host name, pinned key)
+    kNotAllowed,        // bulk_ingest.allowed_hosts refused the address (of the URL or of a redirect's target)
     kOther,             // anything else (out of memory, a libcurl setup failure, ...)
 };
 

@@ -8,9 +8,14 @@
 //
 // libcurl is C: no exception may cross a callback. Callbacks catch everything, store it, and make libcurl stop
 // the transfer; Start()/Read() rethrow it.
+//
+// Redirects are followed here rather than by libcurl (CURLOPT_FOLLOWLOCATION): each hop is a request of its own,
+// with the headers its origin may see, and a connection to its host checked by the open-socket callback.
 #include "http_stream.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -23,13 +28,16 @@
 #include <vector>
 
 #include "error.h"
+#include "text.h"
+#include "host_allowlist.h"
+#include "request_header.h"
 #include "url.h"
 
 namespace bulk_ingest {
 
 namespace {
 
-constexpr long kMaxRedirects = 10;
+constexpr int kMaxRedirects = 10;
 constexpr size_t kErrorBodyLimit = 1024;
 
 void GlobalInitOnce() {
@@ -38,36 +46,6 @@ void GlobalInitOnce() {
     if (rc != CURLE_OK) {
         throw Error(std::string("could not initialise libcurl: ") + curl_easy_strerror(rc));
     }
-}
-
-bool IsSpace(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string Trim(const char *data, size_t size) {
-    size_t start = 0;
-    size_t end = size;
-    while (start < end && IsSpace(data[start])) {
-        start++;
-    }
-    while (end > start && IsSpace(data[end - 1])) {
-        end--;
-    }
-    return std::string(data + start, end - start);
-}
-
-bool EqualsIgnoreCase(const std::string &a, const std::string &b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); i++) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (std::tolower(x) != std::tolower(y)) {
-            return false;
-        }
-    }
-    return true;
 }
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
@@ -122,7 +100,7 @@ std::string PrintableText(const std::string &raw) {
             i += len;
         }
     }
-    return Trim(out.data(), out.size());
+    return TrimBlanks(out);
 }
 
 // The kind of failure a libcurl result stands for (see HttpErrorKind): what the retry policy decides by.
@@ -165,11 +143,28 @@ HttpErrorKind KindOf(CURLcode code) {
     }
 }
 
+bool IsRedirectStatus(long status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// The name of a header line "Name: value" (CheckRequestHeaderLine has made sure it has one).
+std::string HeaderName(const std::string &line) {
+    return line.substr(0, line.find(':'));
+}
+
 }  // namespace
 
 struct HttpStream::Impl {
-    std::string url;
+    std::string url;  // as given: the URL error messages name
     HttpOptions options;
+
+    // The request in flight: the URL, then each redirect's target.
+    std::string current_url;
+    UrlOrigin origin;                    // of url: sensitive headers go only there
+    UrlOrigin current_origin;            // of current_url: the host the open-socket callback checks
+    int redirects = 0;                   // followed so far
+    bool redirect_ready = false;         // the response is a redirect to follow and its headers are complete
+    std::optional<std::string> refusal;  // the allowlist refused a connection of this hop
 
     CURL *easy = nullptr;
     CURLM *multi = nullptr;
@@ -188,7 +183,6 @@ struct HttpStream::Impl {
     std::string reason;
     std::vector<std::pair<std::string, std::string>> headers;
     bool headers_final = false;  // the final response's headers are complete
-    std::string effective_url;   // the URL of the final response, after redirects
 
     // The body chunk handed over by libcurl and not yet read: buffer[buffer_pos, buffer.size()).
     std::string buffer;
@@ -219,6 +213,9 @@ struct HttpStream::Impl {
         Impl *self = static_cast<Impl *>(userdata);
         size_t n = size * nmemb;
         try {
+            if (self->redirect_ready) {
+                return n;  // the body of a redirect: not the response's, dropped
+            }
             if (!self->BufferEmpty()) {
                 self->paused = true;
                 return CURL_WRITEFUNC_PAUSE;  // libcurl keeps this chunk and delivers it again after unpausing
@@ -252,7 +249,7 @@ struct HttpStream::Impl {
             // A status line starts a new response: a redirect, a 1xx or a proxy's CONNECT reply came before.
             headers.clear();
             headers_final = false;
-            std::string line = Trim(data, n);
+            std::string line = TrimBlanks(std::string_view(data, n));
             size_t space = line.find(' ');
             status = 0;
             reason.clear();
@@ -262,15 +259,16 @@ struct HttpStream::Impl {
                     status = status * 10 + (line[pos] - '0');
                     pos++;
                 }
-                reason = Trim(line.data() + pos, line.size() - pos);
+                reason = TrimBlanks(std::string_view(line).substr(pos));
             }
             return;
         }
-        std::string line = Trim(data, n);
+        std::string line = TrimBlanks(std::string_view(data, n));
         if (line.empty()) {
-            // The end of a header block. 1xx responses and redirects that libcurl follows are not final.
-            bool followed_redirect = status >= 300 && status < 400 && status != 304 && FindHeader("location");
-            if (status >= 200 && !followed_redirect) {
+            // The end of a header block. 1xx responses and the redirects DoStart follows are not final.
+            if (IsRedirectStatus(status) && Location()) {
+                redirect_ready = true;
+            } else if (status >= 200) {
                 headers_final = true;
             }
             return;
@@ -285,7 +283,8 @@ struct HttpStream::Impl {
         if (colon == std::string::npos) {
             return;
         }
-        headers.emplace_back(Trim(line.data(), colon), Trim(line.data() + colon + 1, line.size() - colon - 1));
+        headers.emplace_back(TrimBlanks(std::string_view(line).substr(0, colon)),
+                             TrimBlanks(std::string_view(line).substr(colon + 1)));
     }
 
     // The Retry-After header of the response (the first one, trimmed), when it has one.
@@ -298,13 +297,52 @@ struct HttpStream::Impl {
         return std::nullopt;
     }
 
-    bool FindHeader(const std::string &name) const {
+    // The response's Location (the first non-empty one), when it has one.
+    std::optional<std::string> Location() const {
         for (const auto &header : headers) {
-            if (EqualsIgnoreCase(header.first, name)) {
-                return true;
+            if (EqualsIgnoreCase(header.first, "location") && !header.second.empty()) {
+                return header.second;
             }
         }
-        return false;
+        return std::nullopt;
+    }
+
+    // Opens the socket of every connection libcurl makes, after name resolution: the one place that sees the address
+    // that will actually be connected to (each address of a name, each hop, each retry). Refuses it with
+    // CURL_SOCKET_BAD, before a packet is sent, unless the allowlist allows it for the host of this hop's URL;
+    // libcurl then tries the name's next address, or fails with CURLE_COULDNT_CONNECT, which DoStart reports as the
+    // refusal. libcurl closes the socket itself with close() (no CURLOPT_CLOSESOCKETFUNCTION needed: this is a
+    // plain socket()).
+    static curl_socket_t OpenSocketCallback(void *clientp, curlsocktype purpose, struct curl_sockaddr *address) {
+        Impl *self = static_cast<Impl *>(clientp);
+        try {
+            if (purpose != CURLSOCKTYPE_IPCXN) {
+                return CURL_SOCKET_BAD;  // CURLSOCKTYPE_ACCEPT is FTP's: never ours
+            }
+            const bool complete = (address->family == AF_INET && address->addrlen >= sizeof(sockaddr_in)) ||
+                                  (address->family == AF_INET6 && address->addrlen >= sizeof(sockaddr_in6));
+            if (self->options.allowlist && !complete) {
+                return CURL_SOCKET_BAD;  // not an IP address the allowlist can judge (never seen: refuse it)
+            }
+            if (self->options.allowlist) {
+                std::optional<std::string> refusal =
+                    self->options.allowlist->Refusal(self->current_origin.host, &address->addr);
+                if (refusal) {
+                    if (!self->refusal) {
+                        self->refusal = std::move(refusal);
+                    }
+                    return CURL_SOCKET_BAD;
+                }
+            }
+            int type = address->socktype;
+#ifdef SOCK_CLOEXEC
+            type |= SOCK_CLOEXEC;  // a program the backend starts must not inherit the connection
+#endif
+            return ::socket(address->family, type, address->protocol);
+        } catch (...) {
+            self->callback_error = std::current_exception();
+            return CURL_SOCKET_BAD;
+        }
     }
 
     // ---- driving the transfer ----
@@ -316,21 +354,29 @@ struct HttpStream::Impl {
         if (easy == nullptr || multi == nullptr) {
             throw Error("could not create a libcurl handle for \"" + url + "\"");
         }
-        for (const std::string &header : options.headers) {
-            curl_slist *appended = curl_slist_append(request_headers, header.c_str());
-            if (appended == nullptr) {
-                throw Error("out of memory while preparing the request to \"" + url + "\"");
+        // Before anything is sent: a line break in a value (a secret's, expanded) would inject headers or a whole
+        // request, and Host would aim the request at another virtual host of the address.
+        for (const std::vector<std::string> *list : {&options.headers, &options.sensitive_headers}) {
+            for (const std::string &header : *list) {
+                CheckRequestHeaderLine(header);
             }
-            request_headers = appended;
         }
         Set(CURLOPT_ERRORBUFFER, error_buffer);
-        Set(CURLOPT_URL, url.c_str());
         Set(CURLOPT_HTTPGET, 1L);
         Set(CURLOPT_NOSIGNAL, 1L);
         Set(CURLOPT_PROTOCOLS_STR, "http,https");
         Set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        Set(CURLOPT_FOLLOWLOCATION, 1L);
-        Set(CURLOPT_MAXREDIRS, kMaxRedirects);
+        // DoStart follows redirects itself (see the top of this file).
+        Set(CURLOPT_FOLLOWLOCATION, 0L);
+        // Never a proxy, not even one of the environment (http_proxy, https_proxy, all_proxy of the server's
+        // environment): libcurl would connect to the proxy's address, the allowlist would judge that address and
+        // not the source's, and the proxy would then connect wherever the URL says.
+        Set(CURLOPT_PROXY, "");
+        Set(CURLOPT_NOPROXY, "*");
+        // Credentials of libcurl's own (URL user:password) only for the URL's host (the default, kept explicit).
+        Set(CURLOPT_UNRESTRICTED_AUTH, 0L);
+        Set(CURLOPT_OPENSOCKETFUNCTION, &Impl::OpenSocketCallback);
+        Set(CURLOPT_OPENSOCKETDATA, this);
         Set(CURLOPT_ACCEPT_ENCODING, "");
         Set(CURLOPT_SSL_VERIFYPEER, 1L);
         Set(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -344,9 +390,6 @@ struct HttpStream::Impl {
             Set(CURLOPT_TIMEOUT_MS, options.total_timeout_ms);
         }
         Set(CURLOPT_USERAGENT, options.user_agent.c_str());
-        if (request_headers != nullptr) {
-            Set(CURLOPT_HTTPHEADER, request_headers);
-        }
         Set(CURLOPT_WRITEFUNCTION, &Impl::WriteCallback);
         Set(CURLOPT_WRITEDATA, this);
         Set(CURLOPT_HEADERFUNCTION, &Impl::HeaderCallback);
@@ -424,7 +467,7 @@ struct HttpStream::Impl {
     // libcurl's explanation of a failed transfer, with the operating system's reason when it adds one.
     std::string CurlReason() const {
         std::string reason_text = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(result);
-        while (!reason_text.empty() && IsSpace(reason_text.back())) {
+        while (!reason_text.empty() && IsBlank(reason_text.back())) {
             reason_text.pop_back();
         }
         // The OS error explains a failed connect ("Connection refused"); for other failures it may be left over
@@ -440,24 +483,128 @@ struct HttpStream::Impl {
         return reason_text;
     }
 
-    void DoStart() {
-        CURLMcode mc = curl_multi_add_handle(multi, easy);
-        if (mc != CURLM_OK) {
-            throw HttpError(0, "could not fetch \"" + url + "\": " + curl_multi_strerror(mc), HttpErrorKind::kOther);
+    // The URL of the stream, and after a redirect the hop's: "\"<url>\"" or "\"<url>\" (redirected to \"<hop>\")".
+    std::string Named() const {
+        std::string named = "\"" + url + "\"";
+        if (redirects > 0) {
+            named += " (redirected to \"" + current_url + "\")";
         }
-        added = true;
-        WaitFor([this] { return headers_final || done; });
+        return named;
+    }
+
+    // The origin of a URL about to be requested; throws HttpError unless it is an http(s) URL with a host.
+    // what introduces the reason in the message ("" for the stream's URL, "the redirect to ... was refused: ").
+    UrlOrigin OriginToRequest(const std::string &request_url, const std::string &what) const {
+        UrlOrigin hop;
+        try {
+            hop = OriginOf(request_url);
+        } catch (const Error &e) {
+            throw HttpError(0, "could not fetch " + Named() + ": " + what + e.what(), HttpErrorKind::kInvalidUrl);
+        }
+        if (hop.scheme != "http" && hop.scheme != "https") {
+            throw HttpError(0,
+                            "could not fetch " + Named() + ": " + what + "the protocol \"" + hop.scheme +
+                                "\" is not allowed (only http and https)",
+                            HttpErrorKind::kForbiddenScheme);
+        }
+        if (hop.host.empty()) {
+            throw HttpError(0, "could not fetch " + Named() + ": " + what + "the URL has no host",
+                            HttpErrorKind::kInvalidUrl);
+        }
+        return hop;
+    }
+
+    // Prepares the request of the current hop: its URL, the headers its origin may see, a clean response state.
+    void PrepareHop() {
+        current_origin = OriginToRequest(current_url, redirects == 0 ? "" : "the redirect was refused: ");
+        if (redirects == 0) {
+            origin = current_origin;
+        }
+        const bool same_origin = SameOrigin(current_origin, origin);
+        curl_slist *list = nullptr;
+        auto append = [&](const std::string &header) {
+            curl_slist *appended = curl_slist_append(list, header.c_str());
+            if (appended == nullptr) {
+                curl_slist_free_all(list);
+                throw Error("out of memory while preparing the request to " + Named());
+            }
+            list = appended;
+        };
+        for (const std::string &header : options.headers) {
+            // libcurl itself never sent these to another host on a redirect: keep it so now that it is ours.
+            if (same_origin || !IsCredentialHeader(HeaderName(header))) {
+                append(header);
+            }
+        }
+        if (same_origin) {
+            for (const std::string &header : options.sensitive_headers) {
+                append(header);
+            }
+        }
+        Set(CURLOPT_HTTPHEADER, list);  // nullptr: none
+        curl_slist_free_all(request_headers);
+        request_headers = list;
+        Set(CURLOPT_URL, current_url.c_str());
+
+        status = 0;
+        reason.clear();
+        headers.clear();
+        headers_final = false;
+        redirect_ready = false;
+        refusal.reset();
+        done = false;
+        result = CURLE_OK;
+        error_buffer[0] = '\0';
+    }
+
+    // Ends the redirect response (its connection is closed unless it was read whole) and aims at its Location.
+    void FollowRedirect() {
+        const std::string location = Location().value_or("");
+        curl_multi_remove_handle(multi, easy);
+        added = false;
+        if (redirects >= kMaxRedirects) {
+            throw HttpError(0,
+                            "could not fetch " + Named() + ": gave up after " + std::to_string(kMaxRedirects) +
+                                " redirects (HTTP " + std::to_string(status) + " to \"" + PrintableText(location) +
+                                "\")",
+                            HttpErrorKind::kTooManyRedirects);
+        }
+        std::string next;
+        try {
+            next = ResolveRedirectLocation(location, current_url);
+        } catch (const Error &e) {
+            throw HttpError(0, "could not fetch " + Named() + ": " + e.what(), HttpErrorKind::kInvalidUrl);
+        }
+        // Checked here too (PrepareHop checks again) so that the message names the hop that redirected.
+        OriginToRequest(next, "the redirect to \"" + next + "\" was refused: ");
+        redirects++;
+        current_url = next;
+    }
+
+    void DoStart() {
+        for (;;) {
+            PrepareHop();
+            CURLMcode mc = curl_multi_add_handle(multi, easy);
+            if (mc != CURLM_OK) {
+                throw HttpError(0, "could not fetch " + Named() + ": " + curl_multi_strerror(mc),
+                                HttpErrorKind::kOther);
+            }
+            added = true;
+            WaitFor([this] { return headers_final || redirect_ready || done; });
+            if (!redirect_ready) {
+                break;
+            }
+            FollowRedirect();
+        }
         if (!headers_final && done && result == CURLE_OK) {
-            headers_final = true;  // e.g. a redirect libcurl chose not to follow: its response is the last
+            headers_final = true;  // the transfer ended before a header block did: what arrived is the response
         }
         if (!headers_final) {
-            throw HttpError(0, "could not fetch \"" + url + "\": " + CurlReason(), KindOf(result));
-        }
-        char *effective = nullptr;
-        if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective != nullptr) {
-            effective_url = effective;
-        } else {
-            effective_url = url;
+            if (refusal && result == CURLE_COULDNT_CONNECT) {
+                // libcurl's reason would be "Could not connect to server": say which address was refused and why.
+                throw HttpError(0, "could not fetch " + Named() + ": " + *refusal, HttpErrorKind::kNotAllowed);
+            }
+            throw HttpError(0, "could not fetch " + Named() + ": " + CurlReason(), KindOf(result));
         }
         if (status < 200 || status > 299) {
             FailOnStatus();
@@ -486,7 +633,7 @@ struct HttpStream::Impl {
         if (!reason_text.empty()) {
             message += " (" + reason_text + ")";
         }
-        message += " from \"" + url + "\"";
+        message += " from " + Named();
         std::string body_text = PrintableText(body);
         if (!body_text.empty()) {
             message += ": " + body_text + (truncated ? "..." : "");
@@ -509,7 +656,7 @@ struct HttpStream::Impl {
         }
         if (result != CURLE_OK) {
             throw HttpError(status,
-                            "the transfer from \"" + url + "\" broke off after " + std::to_string(body_received) +
+                            "the transfer from " + Named() + " broke off after " + std::to_string(body_received) +
                                 " bytes of the response body: " + CurlReason(),
                             KindOf(result));
         }
@@ -520,7 +667,7 @@ struct HttpStream::Impl {
 HttpStream::HttpStream(std::string url, HttpOptions options) : impl_(new Impl()) {
     impl_->url = std::move(url);
     impl_->options = std::move(options);
-    impl_->effective_url = impl_->url;
+    impl_->current_url = impl_->url;
     impl_->Setup();
 }
 
@@ -590,11 +737,11 @@ std::optional<std::string> HttpStream::NextPageUrl() const {
     if (!link) {
         return std::nullopt;
     }
-    return FindNextLink(*link, impl_->effective_url);
+    return FindNextLink(*link, impl_->current_url);
 }
 
 const std::string &HttpStream::Url() const {
-    return impl_->url;
+    return impl_->current_url;
 }
 
 uint64_t HttpStream::BodyBytesRead() const {

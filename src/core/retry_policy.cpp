@@ -1,6 +1,8 @@
 // Whether and when to retry a failed HTTP request (see retry_policy.h).
 #include "retry_policy.h"
 
+#include "text.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,36 +20,6 @@ constexpr int64_t kMaxDelayMs = 100LL * 366 * 24 * 3600 * 1000;
 int64_t SystemNowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsIgnoreCase(const std::string &a, const char *b) {
-    size_t i = 0;
-    for (; i < a.size() && b[i] != '\0'; i++) {
-        if (AsciiLower(a[i]) != AsciiLower(b[i])) {
-            return false;
-        }
-    }
-    return i == a.size() && b[i] == '\0';
-}
-
-bool IsBlank(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string TrimBlanks(const std::string &text) {
-    size_t start = 0;
-    size_t end = text.size();
-    while (start < end && IsBlank(text[start])) {
-        start++;
-    }
-    while (end > start && IsBlank(text[end - 1])) {
-        end--;
-    }
-    return text.substr(start, end - start);
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
@@ -205,6 +177,8 @@ std::string KindName(HttpErrorKind kind) {
             return "too many redirects";
         case HttpErrorKind::kTls:
             return "TLS verification";
+        case HttpErrorKind::kNotAllowed:
+            return "not allowed";
         case HttpErrorKind::kOther:
             break;
     }
@@ -234,6 +208,8 @@ std::string NotRetriedReason(long status, HttpErrorKind kind) {
             return "too many redirects are not retried";
         case HttpErrorKind::kTls:
             return "a TLS verification failure is not retried";
+        case HttpErrorKind::kNotAllowed:
+            return "an address bulk_ingest.allowed_hosts refuses is not retried";
         case HttpErrorKind::kConnection:
         case HttpErrorKind::kTimeout:
         case HttpErrorKind::kOther:
@@ -333,6 +309,8 @@ bool RetryPolicy::IsRetryable(long status, HttpErrorKind kind) {
             return true;
         case HttpErrorKind::kStatus:
             return status == 408 || status == 429 || (status >= 500 && status <= 599);
+        case HttpErrorKind::kNotAllowed:
+            return false;  // the same name resolves to the same refused address: another attempt only adds load
         default:
             return false;
     }

@@ -60,10 +60,10 @@ class RetryPolicy {
     void NextRequest();
 
     // Records a failed attempt of url and decides. Not retried: a status other than 408, 429 and 5xx; a refused
-    // redirect to another protocol, an invalid URL, too many redirects, a TLS verification failure. Retried
-    // otherwise (connection errors, timeouts, a transfer broken off, 408, 429, 5xx), unless max_retries retries
-    // were made or the wait would end beyond the time budget. The delay honours the error's Retry-After (seconds
-    // or an HTTP-date), else comes from the backoff.
+    // redirect to another protocol, an invalid URL, too many redirects, a TLS verification failure, an address the
+    // allowlist refuses (kNotAllowed). Retried otherwise (connection errors, timeouts, a transfer broken off, 408,
+    // 429, 5xx), unless max_retries retries were made or the wait would end beyond the time budget. The delay honours
+    // the error's Retry-After (seconds or an HTTP-date), else comes from the backoff.
     RetryDecision OnFailure(const std::string &url, const HttpError &error);
     RetryDecision OnFailure(const std::string &url, long status, HttpErrorKind kind, const std::string &message,
                             const std::optional<std::string> &retry_after = std::nullopt);

@@ -1,5 +1,7 @@
 #include "secrets.h"
 
+#include <utility>
+
 #include "error.h"
 #include "url.h"
 
@@ -45,15 +47,37 @@ void ScanReferences(const std::string &text, Literal literal, Visit visit) {
     }
 }
 
-void ReplaceAll(std::string &text, const std::string &needle, const std::string &replacement) {
-    if (needle.empty()) {
-        return;
+int HexDigit(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
     }
-    size_t pos = 0;
-    while ((pos = text.find(needle, pos)) != std::string::npos) {
-        text.replace(pos, needle.size(), replacement);
-        pos += replacement.size();
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
     }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// The length of an occurrence of value at text[pos] in any URL encoding of it: each byte as itself, as %XX (either
+// case of hex digit), or, for a space, as '+' (form encoding). 0 when there is none. A server may echo a secret
+// sent in the query back in its next-page links encoded its own way, and those URLs are shown (progress, errors).
+size_t EncodedMatchLength(const std::string &text, size_t pos, const std::string &value) {
+    size_t j = pos;
+    for (char wanted : value) {
+        if (j < text.size() && text[j] == wanted) {
+            j++;
+        } else if (j + 2 < text.size() && text[j] == '%' && HexDigit(text[j + 1]) >= 0 && HexDigit(text[j + 2]) >= 0 &&
+                   static_cast<char>(HexDigit(text[j + 1]) * 16 + HexDigit(text[j + 2])) == wanted) {
+            j += 3;
+        } else if (j < text.size() && wanted == ' ' && text[j] == '+') {
+            j++;
+        } else {
+            return 0;
+        }
+    }
+    return j - pos;
 }
 
 }  // namespace
@@ -85,8 +109,18 @@ std::string RedactSecrets(std::string text, const SecretMap &secrets) {
         if (value.size() < 4) {
             continue;  // too short to tell from ordinary text; such a secret is no secret anyway
         }
-        ReplaceAll(text, value, "***");
-        ReplaceAll(text, PercentEncode(value), "***");
+        std::string out;
+        out.reserve(text.size());
+        for (size_t pos = 0; pos < text.size();) {
+            size_t length = EncodedMatchLength(text, pos, value);
+            if (length > 0) {
+                out += "***";
+                pos += length;
+            } else {
+                out += text[pos++];
+            }
+        }
+        text = std::move(out);
     }
     return text;
 }

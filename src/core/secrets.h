@@ -19,7 +19,8 @@ std::vector<std::string> SecretReferences(const std::string &text);
 // the secret when it is not set.
 std::string ExpandSecrets(const std::string &text, const SecretMap &secrets, bool url_encode);
 
-// Replaces every occurrence of a secret's value (and of its percent-encoded form) in text with "***".
+// Replaces every occurrence of a secret's value in text with "***", in any URL encoding of it as well (%XX with
+// either case of hex digit, '+' for a space): a server may echo it into its next-page links encoded its own way.
 std::string RedactSecrets(std::string text, const SecretMap &secrets);
 
 // RFC 4648 base64 (standard alphabet, padded), for HTTP basic authentication.

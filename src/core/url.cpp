@@ -5,10 +5,12 @@
 
 #include <cctype>
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "error.h"
+#include "text.h"
 
 namespace bulk_ingest {
 
@@ -57,22 +59,6 @@ std::string ReplaceAll(const std::string &text, const std::string &from, const s
         result += to;
         start = found + from.size();
     }
-}
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool EqualsIgnoreCase(const std::string &a, const std::string &b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); i++) {
-        if (AsciiLower(a[i]) != AsciiLower(b[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 bool IsHttpScheme(const std::string &scheme) {
@@ -270,27 +256,38 @@ std::string Trim(const std::string &text) {
     return text.substr(start, end - start);
 }
 
-std::string ResolveReference(const std::string &target, const std::string &base_url) {
+// Resolves target against base_url and drops the fragment. subject names target in messages ("the next page link
+// <...>"); flags are libcurl's for parsing target.
+std::string ResolveReference(const std::string &target, const std::string &base_url, const std::string &subject,
+                             unsigned int flags) {
     UrlHandle handle;
     CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, base_url.c_str(), CURLU_NON_SUPPORT_SCHEME);
     if (rc != CURLUE_OK) {
-        throw Error("cannot resolve the next page link <" + target + ">: the page URL \"" + base_url +
-                    "\" is not valid (" + curl_url_strerror(rc) + ")");
+        throw Error("cannot resolve " + subject + ": \"" + base_url + "\" is not a valid URL (" +
+                    curl_url_strerror(rc) + ")");
     }
     if (!target.empty()) {
-        rc = curl_url_set(handle.get(), CURLUPART_URL, target.c_str(), CURLU_NON_SUPPORT_SCHEME);
+        rc = curl_url_set(handle.get(), CURLUPART_URL, target.c_str(), flags);
         if (rc != CURLUE_OK) {
-            throw Error("the next page link <" + target + "> of \"" + base_url + "\" is not a valid URL (" +
-                        curl_url_strerror(rc) + ")");
+            throw Error(subject + " of \"" + base_url + "\" is not a valid URL (" + curl_url_strerror(rc) + ")");
         }
     }
     // An empty reference is the page itself, without its fragment (RFC 3986, section 5.2.2).
     curl_url_set(handle.get(), CURLUPART_FRAGMENT, nullptr, 0);
     std::string resolved = handle.Part(CURLUPART_URL);
     if (resolved.empty()) {
-        throw Error("cannot resolve the next page link <" + target + "> against \"" + base_url + "\"");
+        throw Error("cannot resolve " + subject + " against \"" + base_url + "\"");
     }
     return resolved;
+}
+
+// The host without one trailing dot ("example.com." and "example.com" are the same name), lower case.
+std::string CanonicalHost(const std::string &host) {
+    std::string lower = AsciiLowerCase(host);
+    if (!lower.empty() && lower.back() == '.') {
+        lower.pop_back();
+    }
+    return lower;
 }
 
 }  // namespace
@@ -313,9 +310,43 @@ std::string PercentEncode(const std::string &value) {
 }
 
 std::string ResolveNextPageUrl(const std::string &target, const std::string &base_url) {
-    std::string resolved = ResolveReference(Trim(target), base_url);
+    std::string resolved =
+        ResolveReference(Trim(target), base_url, "the next page link <" + Trim(target) + ">", CURLU_NON_SUPPORT_SCHEME);
     CheckHttpUrl(resolved, "the next page link \"" + resolved + "\" of \"" + base_url + "\"");
     return resolved;
+}
+
+UrlOrigin OriginOf(const std::string &url) {
+    UrlHandle handle;
+    CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME);
+    if (rc != CURLUE_OK) {
+        throw Error("URL \"" + url + "\" is not a valid absolute URL (" + curl_url_strerror(rc) + ")");
+    }
+    UrlOrigin origin;
+    origin.scheme = AsciiLowerCase(handle.Part(CURLUPART_SCHEME));
+    origin.host = handle.Part(CURLUPART_HOST);
+    // CURLU_DEFAULT_PORT: the scheme's port when the URL names none (empty for a scheme libcurl does not know).
+    char *port = nullptr;
+    if (curl_url_get(handle.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port != nullptr) {
+        origin.port = std::strtol(port, nullptr, 10);
+        curl_free(port);
+    }
+    return origin;
+}
+
+bool SameOrigin(const UrlOrigin &a, const UrlOrigin &b) {
+    return a.scheme == b.scheme && a.port == b.port && CanonicalHost(a.host) == CanonicalHost(b.host);
+}
+
+std::string ResolveRedirectLocation(const std::string &location, const std::string &base_url) {
+    const std::string target = Trim(location);
+    if (target.empty()) {
+        throw Error("the redirect of \"" + base_url + "\" has an empty Location");
+    }
+    // The flags libcurl itself parses a Location with when it follows a redirect (lib/transfer.c, Curl_follow),
+    // and CURLU_NON_SUPPORT_SCHEME so that any scheme resolves and the caller can refuse it by name.
+    return ResolveReference(target, base_url, "the redirect to <" + target + ">",
+                            CURLU_NON_SUPPORT_SCHEME | CURLU_URLENCODE | CURLU_ALLOW_SPACE);
 }
 
 void ValidateSourceUrl(const std::string &url) {

@@ -113,19 +113,21 @@ static void ReplayAsSuperuser(const char *doing, List *statements) {
 // ---- dependent views ----------------------------------------------------------------------------------------
 
 // Every view depending on the table, directly or through other views. UNION (not UNION ALL) keeps the recursion
-// to one row per view, however many columns and paths connect them, and ends on cycles.
+// to one row per view, however many columns and paths connect them, and ends on cycles. Only the rules that are a
+// view's query (_RETURN) make a view: another rule that uses the table (ON INSERT TO some_table DO ALSO ...) belongs
+// to a table, which cannot be recreated from a view definition; UncarriableObjects refuses it.
 static const char *const kDependentViewsSql =
     "WITH RECURSIVE dep(oid) AS ("
     "  SELECT r.ev_class"
     "    FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
     "   WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-    "     AND d.refobjid = $1 AND r.ev_class <> $1"
+    "     AND d.refobjid = $1 AND r.ev_class <> $1 AND r.rulename = '_RETURN'"
     "  UNION"
     "  SELECT r.ev_class"
     "    FROM dep JOIN pg_catalog.pg_depend d ON d.refobjid = dep.oid"
     "     AND d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
     "    JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-    "   WHERE r.ev_class <> dep.oid AND r.ev_class <> $1"
+    "   WHERE r.ev_class <> dep.oid AND r.ev_class <> $1 AND r.rulename = '_RETURN'"
     ") "
     "SELECT oid FROM dep ORDER BY oid";
 
@@ -134,7 +136,7 @@ static const char *const kViewEdgesSql =
     "SELECT DISTINCT array_position($1, r.ev_class) - 1, array_position($1, d.refobjid) - 1"
     "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
     " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-    "   AND r.ev_class = ANY ($1) AND d.refobjid = ANY ($1) AND r.ev_class <> d.refobjid";
+    "   AND r.ev_class = ANY ($1) AND d.refobjid = ANY ($1) AND r.ev_class <> d.refobjid AND r.rulename = '_RETURN'";
 
 // The dependent views of relid in creation order (every view after the views it uses). Views in a cycle (possible
 // with CREATE OR REPLACE VIEW), and those that use them, come last, in OID order, flagged in *cyclic (may be NULL):
@@ -235,6 +237,9 @@ char *UncarriableObjects(Oid relid) {
         "            pg_catalog.pg_statistic_ext x WHERE x.oid = d.objid AND x.stxrelid IN (SELECT oid FROM s)))"
         "   AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_constraint"
         "            k WHERE k.oid = d.objid AND k.conrelid IN (SELECT oid FROM s) AND k.confrelid <> ALL ($1)))"
+        " UNION "  // rules of the table and of its views other than a view's query: nothing recreates them
+        "SELECT pg_catalog.pg_describe_object('pg_catalog.pg_rewrite'::regclass, r.oid, 0)"
+        "  FROM pg_catalog.pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM s) AND r.rulename <> '_RETURN'"
         " UNION "
         "SELECT 'publication ' || pg_catalog.quote_ident(p.pubname)"
         "  FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid"

@@ -81,10 +81,10 @@ SourceRow *LoadSource(const char *source, bool missing_ok) {
 
 void CheckSourceOwnership(const SourceRow *row, const char *action) {
     if (!has_privs_of_role(GetUserId(), row->owner)) {
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied for source \"%s\"", row->source),
-                        errdetail("Only the owner of the source (role \"%s\"), its members and superusers may %s it.",
-                                  GetUserNameFromId(row->owner, true), action)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("permission denied for source \"%s\"", row->source),
+                 errdetail("Only the owner of the source (role \"%s\"), its members and superusers may %s it.",
+                           GetUserNameFromId(row->owner, true), action)));
     }
 }
 

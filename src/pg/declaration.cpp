@@ -1,5 +1,6 @@
 #include "pg/declaration.h"
 
+#include "pg/allowlist.h"
 #include "pg/guard.h"
 #include "pg/sql.h"
 #include "core/formats.h"
@@ -78,6 +79,7 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
         [&] {
             bulk_ingest::SecretReferences(row->url);  // checks the {secret:name} syntax
             bulk_ingest::ValidateSourceUrl(row->url);
+            bulk_ingest::CheckUrlHostAllowed(row->url, *CurrentAllowlist());
         },
         prefix);
     CallCore([&] { bulk_ingest::CheckOneOf("format", row->format, bulk_ingest::kFormats); }, prefix);

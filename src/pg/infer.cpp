@@ -15,10 +15,12 @@
 #include "core/declaration.h"
 #include "core/error.h"
 #include "core/formats.h"
+#include "core/host_allowlist.h"
 #include "core/http_stream.h"
 #include "core/paginator.h"
 #include "core/secrets.h"
 #include "core/url.h"
+#include "pg/allowlist.h"
 #include "pg/catalog_version.h"
 #include "pg/guard.h"
 #include "pg/http_request.h"
@@ -75,6 +77,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_infer_columns) {
     bulk_ingest::SourceOptions *options = NewInMemoryContext<bulk_ingest::SourceOptions>(
         [&] {
             bulk_ingest::ValidateSourceUrl(url);
+            bulk_ingest::CheckUrlHostAllowed(url, *CurrentAllowlist());
             bulk_ingest::CheckOneOf("format", format, bulk_ingest::kFormats);
             auto *parsed = new bulk_ingest::SourceOptions(bulk_ingest::ParseSourceOptions(options_text));
             std::unique_ptr<bulk_ingest::SourceOptions> owned(parsed);
@@ -90,8 +93,8 @@ BULK_INGEST_FUNCTION(bulk_ingest_infer_columns) {
         },
         kPrefix);
     bulk_ingest::SecretMap no_secrets;
-    std::vector<std::string> *headers = NewInMemoryContext<std::vector<std::string>>(
-        [&] { return new std::vector<std::string>(SourceRequestHeaders(*options, no_secrets)); }, kPrefix);
+    SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
+        [&] { return new SourceHeaders(SourceRequestHeaders(*options, no_secrets)); }, kPrefix);
     // The first page, as a source's first run would request it (an empty {high_watermark}).
     char *first_url = CallCoreForText(
         infer_cxt,
@@ -102,7 +105,11 @@ BULK_INGEST_FUNCTION(bulk_ingest_infer_columns) {
         },
         kPrefix);
     bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>(
-        [&] { return new bulk_ingest::HttpStream(first_url, SourceHttpOptions(*options, headers, NULL)); }, kPrefix);
+        [&] {
+            return new bulk_ingest::HttpStream(first_url,
+                                               SourceHttpOptions(*options, &headers->plain, &headers->sensitive, NULL));
+        },
+        kPrefix);
     CallCore([&] { stream->Start(); }, kPrefix);
     bulk_ingest::ByteSource *body = stream;
     char *charset = CallCoreForText(infer_cxt, [&]() -> std::optional<std::string> {

@@ -127,8 +127,8 @@ static char *FetchFirstPage(const SourceRow *row, const Declaration *decl, int n
         NewInMemoryContext<bulk_ingest::SecretMap>([] { return new bulk_ingest::SecretMap(); });
     LoadSecrets(row->source, AddSecret, secrets);
     const char *prefix = psprintf("source \"%s\": preview: ", row->source);
-    std::vector<std::string> *headers = NewInMemoryContext<std::vector<std::string>>(
-        [&] { return new std::vector<std::string>(SourceRequestHeaders(*options, *secrets)); }, prefix);
+    SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
+        [&] { return new SourceHeaders(SourceRequestHeaders(*options, *secrets)); }, prefix);
     const char *stored = row->watermark;
     char *url = CallCoreForText(
         caller_cxt,
@@ -145,7 +145,11 @@ static char *FetchFirstPage(const SourceRow *row, const Declaration *decl, int n
             "%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since", stored);
     }
     bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>(
-        [&] { return new bulk_ingest::HttpStream(url, SourceHttpOptions(*options, headers, conditional)); }, prefix);
+        [&] {
+            return new bulk_ingest::HttpStream(
+                url, SourceHttpOptions(*options, &headers->plain, &headers->sensitive, conditional));
+        },
+        prefix);
     *unchanged = false;
     CallCore(
         [&] {

@@ -42,44 +42,85 @@ static bool TableIsEmpty(Oid relid) {
     return empty;
 }
 
-// The views that use a column of the table that the declaration does not have ("view v uses column c"), or NULL.
-static char *ViewsOfDroppedColumns(const Declaration *decl, Oid relid) {
-    StringInfoData dropped;
-    initStringInfo(&dropped);
+// "{3,5}": an int2[] literal of attribute numbers.
+static char *AttnumArray(const List *attnums) {
+    StringInfoData text;
+    initStringInfo(&text);
+    appendStringInfoChar(&text, '{');
+    const ListCell *cell;
+    foreach (cell, attnums) {
+        appendStringInfo(&text, "%s%d", text.len > 1 ? "," : "", lfirst_int(cell));
+    }
+    appendStringInfoChar(&text, '}');
+    return text.data;
+}
+
+// The views whose query a rebuild cannot carry over as it is, "; "-separated, or NULL:
+// - those that use a column the declaration drops (their query would no longer parse);
+// - those that use a column whose type the declaration changes, directly or through other views, and belong to a
+//   role whose privileges the source's owner does not have. Recreated over the new type, their query could resolve
+//   to functions the source's owner chose (a cast or an operator of a type it owns), which the view's owner would
+//   then run when it refreshes or reads it: PostgreSQL itself refuses to change the type of a column a view uses.
+static char *ViewsOfChangedColumns(const Declaration *decl, Oid relid) {
+    List *dropped = NIL, *retyped = NIL;
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
     for (int i = 0; i < desc->natts; i++) {
         Form_pg_attribute att = TupleDescAttr(desc, i);
-        bool declared = false;
-        for (int c = 0; c < decl->ncolumns && !att->attisdropped; c++) {
-            declared = declared || strcmp(decl->columns[c].name, NameStr(att->attname)) == 0;
+        if (att->attisdropped) {
+            continue;
         }
-        if (!att->attisdropped && !declared) {
-            appendStringInfo(&dropped, "%s%d", dropped.len > 0 ? "," : "{", att->attnum);
+        const DeclaredColumn *declared = NULL;
+        for (int c = 0; c < decl->ncolumns; c++) {
+            if (strcmp(decl->columns[c].name, NameStr(att->attname)) == 0) {
+                declared = &decl->columns[c];
+            }
+        }
+        if (declared == NULL) {
+            dropped = lappend_int(dropped, att->attnum);
+        } else if (declared->type_oid != att->atttypid || declared->typmod != att->atttypmod) {
+            retyped = lappend_int(retyped, att->attnum);
         }
     }
     table_close(rel, NoLock);
-    if (dropped.len == 0) {
+    if (dropped == NIL && retyped == NIL) {
         return NULL;
     }
-    appendStringInfoChar(&dropped, '}');
-    Oid types[] = {OIDOID, TEXTOID};
-    Datum values[] = {ObjectIdGetDatum(relid), CStringGetTextDatum(dropped.data)};
+    Oid types[] = {OIDOID, TEXTOID, TEXTOID};
+    Datum values[] = {ObjectIdGetDatum(relid), CStringGetTextDatum(AttnumArray(dropped)),
+                      CStringGetTextDatum(AttnumArray(retyped))};
     MemoryContext cxt = CurrentMemoryContext;
     SPI_connect();
     uint64 n = QuerySql(
-        "SELECT string_agg(DISTINCT format('%s uses column %I, which the declaration drops',"
-        "       pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, r.ev_class, 0), a.attname),"
-        "       '; ')"
-        "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-        "  JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
-        " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = "
-        "'pg_catalog.pg_class'::regclass"
-        "   AND d.refobjid = $1 AND d.refobjsubid = ANY ($2::int2[]) AND r.ev_class <> $1",
-        2, types, values, NULL);
-    char *lost = n > 0 ? ResultText(0, 1, cxt) : NULL;
+        "WITH RECURSIVE direct AS ("
+        "  SELECT r.ev_class AS view, a.attname, a.attnum"
+        "    FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+        "    JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+        "   WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+        "     AND d.refobjid = $1 AND r.ev_class <> $1),"
+        " affected(view, attname) AS ("
+        "  SELECT view, attname FROM direct WHERE attnum = ANY ($3::int2[])"
+        "  UNION"
+        "  SELECT r.ev_class, af.attname"
+        "    FROM affected af JOIN pg_catalog.pg_depend d ON d.refobjid = af.view"
+        "     AND d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+        "    JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+        "   WHERE r.ev_class <> af.view AND r.ev_class <> $1)"
+        "SELECT string_agg(DISTINCT m, '; ') FROM ("
+        "  SELECT format('%s uses column %I, which the declaration drops',"
+        "                pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, view, 0), attname) AS m"
+        "    FROM direct WHERE attnum = ANY ($2::int2[])"
+        "  UNION ALL"
+        "  SELECT format('%s, owned by role %I, uses column %I, whose type the declaration changes (the owner of"
+        " the source does not have the privileges of role %I, whose view''s query would then run what the new type"
+        " resolves to)', pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, af.view, 0),"
+        "                pg_catalog.pg_get_userbyid(c.relowner), af.attname, pg_catalog.pg_get_userbyid(c.relowner))"
+        "    FROM affected af JOIN pg_catalog.pg_class c ON c.oid = af.view"
+        "   WHERE NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')) problems",
+        3, types, values, NULL);
+    char *problems = n > 0 ? ResultText(0, 1, cxt) : NULL;
     SPI_finish();
-    return lost;
+    return problems;
 }
 
 void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_batch, bool created,
@@ -137,7 +178,7 @@ void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_
     }
     char *uncarriable = UncarriableObjects(target->relid);
     if (plan->copy_rows || DeclarationReplaces(decl)) {
-        char *lost = ViewsOfDroppedColumns(decl, target->relid);
+        char *lost = ViewsOfChangedColumns(decl, target->relid);
         if (lost != NULL) {
             uncarriable = uncarriable ? psprintf("%s; %s", uncarriable, lost) : lost;
         }

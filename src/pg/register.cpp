@@ -147,8 +147,8 @@ BULK_INGEST_FUNCTION(bulk_ingest_set_owner) {
     const char *args[] = {existing->source, owner_text};
     SPI_connect();
     ExecuteAsCatalogOwner(
-        "UPDATE bulk_ingest.sources SET owner = $2::oid::regrole, updated_at = now() WHERE source = $1", 2, args,
-        false, 0);
+        "UPDATE bulk_ingest.sources SET owner = $2::oid::regrole, updated_at = now() WHERE source = $1", 2, args, false,
+        0);
     SPI_finish();
     ReownCronJob(existing->source, new_owner);  // its pg_cron job runs as the new owner too
     PG_RETURN_VOID();

@@ -2,6 +2,8 @@
 
 #include "pg/settings.h"
 
+#include "pg/allowlist.h"
+
 #include <climits>
 
 extern "C" {
@@ -36,6 +38,7 @@ int bulk_ingest_lock_timeout = 100;
 int bulk_ingest_terminate_blockers_after = 0;
 
 void DefineSettings(bool preloading) {
+    DefineAllowedHostsSetting();
     DefineCustomIntVariable("bulk_ingest.connect_timeout_limit",
                             "Longest connect timeout a source may ask for (options.connect_timeout_ms).", NULL,
                             &bulk_ingest_connect_timeout_limit, 60000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL,

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "pg/allowlist.h"
 #include "pg/catalog.h"
 #include "pg/declaration.h"
 #include "pg/guard.h"
@@ -22,6 +23,7 @@
 #include "pg/worker.h"
 #include "core/paginator.h"
 #include "core/retry_policy.h"
+#include "core/request_header.h"
 #include "core/secrets.h"
 #include "core/url.h"
 
@@ -66,6 +68,7 @@ static void HandleSigterm(SIGNAL_ARGS) {
 // What a page told the paginator.
 typedef struct PageOutcome {
     int64 rows;
+    char *url;          // the URL the response came from, after redirects (relative next links resolve against it)
     char *link_header;  // all Link headers of the response, NULL when none
     char *body_value;   // the next URL or cursor the body gave (body pagination), NULL when none
 } PageOutcome;
@@ -75,12 +78,13 @@ typedef struct RunState {
     const SourceRow *row;
     const Declaration *decl;
     int64 run_id;
-    int batch;                                  // the batch being loaded (1-based), 0 outside batches
-    const char *page_url;                       // the page being read
-    const char *start_watermark;                // the watermark the first URL is built with (NULL: none)
-    bulk_ingest::RetryPolicy *retry_policy;     // decides on retries of failed requests; keeps their history
-    bulk_ingest::SecretMap *secrets;            // the source's secrets, for {secret:name} references
-    std::vector<std::string> *request_headers;  // options.headers and basic_auth, secrets expanded
+    int batch;                                    // the batch being loaded (1-based), 0 outside batches
+    const char *page_url;                         // the page being read
+    const char *start_watermark;                  // the watermark the first URL is built with (NULL: none)
+    bulk_ingest::RetryPolicy *retry_policy;       // decides on retries of failed requests; keeps their history
+    bulk_ingest::SecretMap *secrets;              // the source's secrets, for {secret:name} references
+    std::vector<std::string> *request_headers;    // options.headers without secrets, sent to every host
+    std::vector<std::string> *sensitive_headers;  // credentials and headers with secrets: to the URL's origin only
     const char *conditional_header;  // If-None-Match/If-Modified-Since for the first page (header watermarks)
     char *header_watermark;          // the first page's ETag/Last-Modified, stored when the run succeeds
     bool unchanged;                  // the first page answered 304 Not Modified
@@ -200,8 +204,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     for (;;) {
         MemoryContextSwitchTo(attempt_cxt);
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
-            return new bulk_ingest::HttpStream(
-                url, SourceHttpOptions(*run->decl->options, run->request_headers, conditional));
+            return new bulk_ingest::HttpStream(url, SourceHttpOptions(*run->decl->options, run->request_headers,
+                                                                       run->sensitive_headers, conditional));
         });
         int64 retry_in_ms = -1;
         CallCore([&] {
@@ -239,7 +243,7 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
 static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
-    PageOutcome outcome = {0, NULL, NULL};
+    PageOutcome outcome = {0, NULL, NULL, NULL};
     // What messages and the progress view show. It outlives the page (errors after the page's end name it).
     char *shown = Redacted(run, run_cxt, url);
     if (run->page_url != NULL) {
@@ -284,6 +288,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     source->end_of_page = false;
     source->bytes_reported = 0;
     outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
+    outcome.url = CallCoreForText(run_cxt, [&] { return stream->Url(); });
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
 
@@ -394,7 +399,7 @@ static void IngestSource(RunState *run, const char *first_url) {
         MemoryContextSwitchTo(page_cxt);  // the intermediate text goes with the next page's reset
         url = CallCoreForText(run_cxt, [&] {
             bulk_ingest::PageInfo info;
-            info.url = url;
+            info.url = page.url != NULL ? page.url : url;
             if (page.link_header != NULL) {
                 info.link_header = std::string(page.link_header);
             }
@@ -566,8 +571,10 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         LoadSecrets(run->row->source, AddSecret, run->secrets);
         const bulk_ingest::SecretMap *secrets = run->secrets;
         const bulk_ingest::SourceOptions *options = run->decl->options;
-        run->request_headers = NewInMemoryContext<std::vector<std::string>>(
-            [&] { return new std::vector<std::string>(SourceRequestHeaders(*options, *secrets)); });
+        SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
+            [&] { return new SourceHeaders(SourceRequestHeaders(*options, *secrets)); });
+        run->request_headers = &headers->plain;
+        run->sensitive_headers = &headers->sensitive;
         if (!options->high_watermark_header.empty() && run->start_watermark != NULL) {
             run->conditional_header =
                 psprintf("%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since",

@@ -9,6 +9,9 @@
 - `http` (session) / `server` (per test, reset): the fixture HTTP server (test/fixtures/server.py) on 127.0.0.1.
 - `db` (per test): a new database with `CREATE EXTENSION pg_bulk_ingest`, wrapped in `TestDB` helpers; dropped
   afterwards. On failure the server log lines written during the test are printed.
+- The server log of every cluster the session made is watched (test/lib/serverlog.py): a test fails when a log gains
+  a line that says a process crashed or leaked while it runs (its setup and teardown included), unless the test
+  declared it with `expect_log(pattern, ...)` (a fixture) or `@pytest.mark.expect_log(pattern, ...)`.
 """
 
 import os
@@ -26,6 +29,7 @@ import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
+import serverlog  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 from server import FixtureServer  # noqa: E402
 
@@ -40,17 +44,77 @@ def _settings_from_env():
     return settings
 
 
+# ---- the server log -----------------------------------------------------------------------------------------------
+#
+# Every cluster make_cluster made is watched. After each test (its fixtures' teardown included) the log of each is
+# read from where the previous check stopped: lines written before the test started (between tests: a module's
+# fixtures) must have no crash at all; lines written since the test started may have the ones it declared.
+
+WATCHED = []  # the clusters of the session, in the order they were made
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "expect_log(pattern, ...): server log lines (regular expressions) this test "
+                                       "causes on purpose, e.g. a process it kills")
+
+
+class LogWatch:
+    """What the test declared it causes in the server log."""
+
+    def __init__(self):
+        self.expected = []
+
+    def expect(self, *patterns):
+        self.expected.extend(patterns)
+
+
+def _log_problems(watch, starts):
+    """(cluster, line, what it means) of every watched log line since the last check that no test may write."""
+    found = []
+    for c in WATCHED:
+        checked = getattr(c, "log_checked", 0)
+        start = starts.get(id(c), checked)  # a cluster made during the test: all it wrote is the test's
+        if checked < start:
+            between, _ = serverlog.read_log(c.log_path, checked, start)
+            found += [(c.name + ", before the test", line, why) for line, why in serverlog.problems(between)]
+        text, c.log_checked = serverlog.read_log(c.log_path, start)
+        found += [(c.name, line, why) for line, why in serverlog.problems(text, watch.expected)]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def server_log_watch(request):
+    """Fails the test when a watched server log gains a crash or leak line the test did not declare."""
+    watch = LogWatch()
+    for mark in request.node.iter_markers("expect_log"):
+        watch.expect(*mark.args)
+    starts = {id(c): c.log_offset() for c in WATCHED}
+    yield watch
+    found = _log_problems(watch, starts)
+    if found:
+        pytest.fail("the server log has %d line(s) this test did not declare (expect_log):\n%s"
+                    % (len(found), "\n".join("  [%s] %s\n      (%s)" % f for f in found[:20])), pytrace=False)
+
+
+@pytest.fixture
+def expect_log(server_log_watch):
+    """expect_log(pattern, ...): declare server log lines (regular expressions) the test causes on purpose."""
+    return server_log_watch.expect
+
+
 # ---- clusters -------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def make_cluster():
-    """make_cluster(name, settings={...}) -> a started Cluster, stopped and deleted at the end of the session."""
+    """make_cluster(name, settings={...}) -> a started Cluster, stopped and deleted at the end of the session. Its
+    server log is watched (see server_log_watch)."""
     made = []
 
     def make(name, settings=None, port=None):
         c = Cluster("%s-%d" % (name, os.getpid()), port=port, settings=settings)
         c.init()
         made.append(c)
+        WATCHED.append(c)
         c.start()
         return c
 
@@ -104,8 +168,9 @@ def server(http):
     # Let any response still held at a gate finish, so the next test starts clean.
     for ds in list(http.datasets.values()):
         for f in ds.faults:
-            if f.gate:
-                f.gate.release()
+            for gate in (f.gate, f.headers_gate):
+                if gate:
+                    gate.release()
 
 
 # ---- databases --------------------------------------------------------------------------------------------------
@@ -287,14 +352,14 @@ IN_FLIGHT = ("queued", "running")
 def start_preloaded_cluster(make_cluster, name, dbname, libraries="pg_bulk_ingest", settings=None):
     """A cluster with the library preloaded and its launcher serving `dbname`, where the extension is created.
 
-    The database is created after the first start, so the server is restarted once for the launcher to find it."""
-    all_settings = {"shared_preload_libraries": libraries, "bulk_ingest.database_name": dbname}
-    all_settings.update(settings or {})
-    c = make_cluster(name, settings=all_settings)
+    The cluster starts without the libraries (a launcher started before its database exists would fail to connect),
+    the database and the extension are created, then the server restarts with them preloaded."""
+    c = make_cluster(name, settings=dict(settings or {}))
     with c.connect() as conn:
         conn.execute('CREATE DATABASE "%s"' % dbname)
     with c.connect(dbname=dbname) as conn:
         conn.execute("CREATE EXTENSION pg_bulk_ingest")
+    c.write_settings(**{"shared_preload_libraries": libraries, "bulk_ingest.database_name": dbname})
     c.restart()
     return c
 
@@ -380,19 +445,42 @@ class BgDB(TestDB):
         return wait_for_launcher(self.cluster, timeout)
 
     def set_config(self, name, value):
-        """ALTER SYSTEM SET + pg_reload_conf, waiting until a new session sees the value (reset after the test).
-        The launcher reads its SIGHUP on its own time: callers that depend on it should allow a moment."""
+        """ALTER SYSTEM SET + pg_reload_conf (reset after the test); returns the value a new session sees, once the
+        launcher has also acted on it (a whole pass of the launcher began after the reload: wait_launcher_pass)."""
         import time
         self.execute("ALTER SYSTEM SET %s = %s" % (name, "'%s'" % str(value).replace("'", "''")))
         self.changed_settings.add(name)
         self.execute("SELECT pg_reload_conf()")
         deadline = time.monotonic() + 10
         while True:
+            # A new session has the value once the postmaster has re-read the file, and so has signalled the
+            # launcher (the postmaster signals its children before it forks another backend).
             with self.cluster.connect(dbname=self.name) as conn:
                 shown = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
             if shown == str(value) or time.monotonic() > deadline:
-                return shown
+                break
             time.sleep(0.05)
+        if launcher_pids(self.cluster):
+            self.wait_launcher_pass()
+        return shown
+
+    def wait_launcher_pass(self, timeout=20.0):
+        """Returns once the launcher has done a whole pass (queue due sources, start queued runs, prune) that began
+        after this call, so it has acted on everything committed, signalled or reloaded before the call. The launcher
+        is woken for it (pg_reload_conf); fails the test when no such pass ends within `timeout` seconds."""
+        import time
+        after = self.scalar("SELECT clock_timestamp()")
+        self.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.query("SELECT state, query_start > %s AS after FROM pg_stat_activity "
+                              "WHERE backend_type = 'pg_bulk_ingest launcher'", (after,))
+            if rows and rows[0]["state"] == "idle" and rows[0]["after"]:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("the launcher did no pass within %ss: %r; log:\n%s"
+                                     % (timeout, rows, self.cluster.log_tail(30)))
+            time.sleep(0.02)
 
     # cleanup
     def cleanup(self, timeout=20.0):
@@ -416,8 +504,13 @@ class BgDB(TestDB):
         attempt("SELECT bulk_ingest_schedule(source, NULL) FROM bulk_ingest.sources WHERE schedule IS NOT NULL")
         attempt("SELECT bulk_ingest_cancel(id) FROM bulk_ingest.runs WHERE status IN ('queued', 'running')")
         deadline = time.monotonic() + timeout
-        while attempt("SELECT 1 FROM bulk_ingest.runs WHERE status IN ('queued', 'running')") \
-                and time.monotonic() < deadline:
+        while True:
+            in_flight = attempt("SELECT id, source, status FROM bulk_ingest.runs WHERE status IN ('queued', 'running')")
+            if not in_flight:
+                break
+            if time.monotonic() > deadline:
+                errors.append("runs still in flight %.0f s after bulk_ingest_cancel: %r" % (timeout, in_flight))
+                break
             time.sleep(0.1)
         for (target,) in attempt("SELECT target FROM bulk_ingest.sources"):
             attempt("DROP TABLE IF EXISTS %s" % target)
@@ -426,8 +519,11 @@ class BgDB(TestDB):
         self.close()
         for role in self.roles:
             attempt('DROP OWNED BY "%s"' % role)
-            with self.cluster.connect() as conn:
-                conn.execute('DROP ROLE IF EXISTS "%s"' % role)
+            try:
+                with self.cluster.connect() as conn:
+                    conn.execute('DROP ROLE IF EXISTS "%s"' % role)
+            except Exception as e:  # noqa: B902 - reported below
+                errors.append('DROP ROLE "%s": %s' % (role, str(e).strip()))
         return errors
 
 
@@ -452,14 +548,16 @@ def make_bgdb(request):
 
     yield make
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    errors = []
     for d, offset in made:
         if failed:
             print("\n---- server log of %s during %s ----\n%s"
                   % (d.cluster.name, request.node.name, d.cluster.log_since(offset)[-20000:]))
         if d.cluster.is_running():
-            errors = d.cleanup()
-            if errors and not failed:
-                print("\ncleanup of %s after %s:\n  %s" % (d.name, request.node.name, "\n  ".join(errors)))
+            errors += ["%s: %s" % (d.name, e) for e in d.cleanup()]
+    # A leaked schedule, run or source would break a later test (or nothing): the test that left it fails.
+    if errors:
+        pytest.fail("the cleanup after %s failed:\n  %s" % (request.node.name, "\n  ".join(errors)), pytrace=False)
 
 
 @pytest.fixture

@@ -173,6 +173,18 @@ def wait_for_swap_attempt(db, timeout=30.0):
     return time.monotonic()
 
 
+def wait_for_swap_retry(db, timeout=30.0):
+    """Wait until a run's swap has failed an attempt at its ACCESS EXCLUSIVE lock and is attempting again (a pending
+    request in pg_locks that began after the first one seen); fails the test when it never does."""
+    conn = db.connect()
+    query = ("SELECT min(waitstart) FROM pg_locks WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'"
+             " AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    first = wait_for(lambda: db.scalar(query, conn=conn), timeout=timeout, interval=0.003)
+    assert first, "no run attempted an ACCESS EXCLUSIVE lock within %ss" % timeout
+    again = wait_for(lambda: (db.scalar(query, conn=conn) or first) > first, timeout=timeout, interval=0.003)
+    assert again, "the swap never attempted its lock a second time within %ss" % timeout
+
+
 def timed_query(db, sql, conn):
     """(seconds the query took, its rows as tuples)."""
     start = time.monotonic()

@@ -1,10 +1,13 @@
 """Auth and secrets (issue 5): headers, bearer tokens, basic auth and API keys in the URL reference secrets set with
-bulk_ingest_set_secret; a secret never shows in the catalog, the run's error or attempts, or the progress of a run."""
+bulk_ingest_set_secret; a secret never shows in the catalog, the run's error or attempts, the progress view,
+pg_stat_activity or the server log."""
+
+import urllib.parse
 
 import psycopg
 import pytest
 
-from server import Fault
+from server import Fault, Gate
 from testdata import ORDER_COLUMNS, orders
 
 TOKEN = "tok-3f9a1c77e2"
@@ -89,3 +92,39 @@ def test_secrets_are_set_by_the_owner_only_and_read_by_nobody(db, server):
         db.execute("SELECT bulk_ingest_get_secret('mine', 'token')", conn=as_other)
     db.execute("SELECT bulk_ingest_set_secret('mine', 'token', NULL)", conn=as_owner)
     assert db.scalar("SELECT count(*) FROM bulk_ingest.secrets WHERE source = 'mine'") == 0
+
+
+def test_secrets_never_show_in_the_progress_view_pg_stat_activity_or_the_server_log(bgdb, server):
+    # In the launcher's database: its progress view is there. The key changes when percent-encoded into the URL.
+    key, token = "key/+ 7c41", "tok-9b2e55"
+    shown = [key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key), token]
+    offset = bgdb.cluster.log_offset()
+    gate = Gate()
+    ds = server.add_dataset("sec", orders(range(1, 7)), page_size=3)
+    ds.require_headers = {"Authorization": "Bearer " + token}
+    ds.faults.append(Fault(page=2, gate=gate, gate_after=1, close_after=2, times=1))  # held, then cut short
+    bgdb.register("sec", server.url("/sec?api_key={secret:key}&since={high_watermark}"), "public.sec", ORDER_COLUMNS,
+                  high_watermark_column="updated_at",
+                  options={"headers": {"Authorization": "Bearer {secret:token}"}, "max_retries": 0})
+    bgdb.execute("SELECT bulk_ingest_set_secret('sec', 'key', %s), bulk_ingest_set_secret('sec', 'token', %s)",
+                 (key, token))
+
+    run_id = bgdb.start("sec")
+    gate.wait_reached()
+    progress = bgdb.progress("sec")
+    activity = bgdb.query("SELECT * FROM pg_stat_activity")
+    assert len(progress) == 1 and "api_key=***" in progress[0]["url"], progress
+    assert any(a["backend_type"] == "pg_bulk_ingest run" for a in activity), activity
+    gate.release()
+    run = bgdb.wait_run(run_id)
+    assert run["status"] == "failed" and "api_key=***" in run["error"], run["error"]
+
+    # The source got the real values; nothing anyone can read shows them.
+    request = server.requests_for("sec")[0]
+    assert request.query["api_key"] == key and request.headers["Authorization"] == "Bearer " + token
+    log = bgdb.cluster.log_since(offset)
+    assert 'run %d of source "sec" failed' % run_id in log and "api_key=***" in log, log[-3000:]
+    for place, text in (("progress", str(progress)), ("pg_stat_activity", str(activity)), ("the server log", log),
+                        ("bulk_ingest.runs", str(bgdb.runs("sec"))), ("bulk_ingest.sources", str(bgdb.source_row("sec")))):
+        for secret in shown:
+            assert secret not in text, "%r shows in %s" % (secret, place)

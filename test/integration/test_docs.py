@@ -42,14 +42,16 @@ def squeeze(text):
 
 def test_getting_started(make_cluster, server):
     blocks = sql_blocks("getting-started.md")
-    assert len(blocks) == 8, len(blocks)
+    assert len(blocks) == 9, len(blocks)
     c = make_cluster("docs", settings={"shared_preload_libraries": "pg_bulk_ingest"})  # as the page says
     with c.connect() as conn:
         conn.execute("CREATE DATABASE shop")
+        conn.execute("CREATE ROLE alice LOGIN")  # the page grants bulk_ingest_user to an existing role
     orders = server.add_dataset("orders", demo_orders(), field="updated_at", page_size=100)
 
-    create, infer, register, preview, run, schedule, start, status = blocks
+    create, decide, infer, register, preview, run, schedule, start, status = blocks
     run_block(c, "shop", create, server)
+    run_block(c, "shop", decide, server)
 
     out = squeeze(run_block(c, "shop", infer, server))
     for line in ("id | bigint | true | bigint: integers; not null: present in all 100 records; primary key",

@@ -3,6 +3,9 @@ earlier batches stay, the run is recorded as failed, and the error names the URL
 
 import re
 
+import psycopg
+import pytest
+
 from server import Fault
 from testdata import ORDER_COLUMNS, closed_port, orders, tsval
 
@@ -103,14 +106,12 @@ def test_connection_closed_in_the_middle_of_a_body(db, server):
 
 def test_failed_run_raises_external_routine_exception_with_the_run_id(db, server):
     register(db, server, "gone2", path="/missing")
-    try:
+    with pytest.raises(psycopg.errors.ExternalRoutineException) as e:  # SQLSTATE 38000
         db.run("gone2")
-    except Exception as e:  # noqa: BLE001
-        run = db.last_run("gone2")
-        assert run["error"] in str(e)
-        assert str(run["id"]) in str(e)
-    else:
-        raise AssertionError("the run should have failed")
+    assert e.value.sqlstate == "38000"
+    run = db.last_run("gone2")
+    assert run["error"] in str(e.value)
+    assert "run %d of source \"gone2\" failed" % run["id"] in str(e.value)
 
 
 def test_a_failed_run_does_not_block_the_next(db, server):

@@ -124,3 +124,45 @@ def test_an_unknown_charset_is_a_clear_error(db, server):
     db.register("klingon", server.url("/klingon"), "public.klingon", COLUMNS[:1])
     with pytest.raises(psycopg.Error, match="unknown charset"):
         db.run("klingon")
+
+
+def test_csv_quote_and_escape_options(db, server):
+    # quote "'" and escape "\": a quoted field may hold the delimiter, the quote (escaped) and a line break.
+    body = "id,name\n1,'it\\'s, fine'\n2,'two\nlines'\n3,plain\n"
+    server.add_route("/csvq", body, content_type="text/csv")
+    db.register("csvq", server.url("/csvq"), "public.csvq", COLUMNS[:2], format="csv",
+                options={"csv": {"quote": "'", "escape": "\\"}})
+    assert db.run("csvq")["rows"] == 3
+    assert db.query("SELECT id, name FROM public.csvq ORDER BY id") == [
+        {"id": 1, "name": "it's, fine"}, {"id": 2, "name": "two\nlines"}, {"id": 3, "name": "plain"}]
+
+
+def test_csv_escape_defaults_to_the_quote(db, server):
+    server.add_route("/csvd", 'id,name\n1,"a ""quoted"" word"\n2,""\n3,\n', content_type="text/csv")
+    db.register("csvd", server.url("/csvd"), "public.csvd", COLUMNS[:2], format="csv")
+    db.run("csvd")
+    # A quoted empty field is the empty string; an unquoted empty one is NULL (no null string declared).
+    assert db.query("SELECT id, name FROM public.csvd ORDER BY id") == [
+        {"id": 1, "name": 'a "quoted" word'}, {"id": 2, "name": ""}, {"id": 3, "name": None}]
+
+
+def test_csv_without_a_header_by_column_number(db, server):
+    server.add_route("/csvn", "alice,1,4.5\nbob,2,\n", content_type="text/csv")
+    db.register("csvn", server.url("/csvn"), "public.csvn", [
+        {"name": "id", "type": "bigint", "primary_key": True, "path": "/#2"},
+        {"name": "name", "type": "text", "path": "/#1"},
+        {"name": "score", "type": "numeric", "path": "/#3"}], format="csv", options={"csv": {"header": False}})
+    run = db.run("csvn")
+    assert run["rows"] == 2  # the first line is a record, not a header
+    assert [(r["id"], r["name"], r["score"]) for r in db.query("SELECT * FROM public.csvn ORDER BY id")] == [
+        (1, "alice", 4.5), (2, "bob", None)]
+
+
+def test_csv_column_numbers_with_a_header(db, server):
+    # With a header, /#n still picks the n-th field, whatever the header calls it.
+    server.add_route("/csvh", "x,y\n7,seven\n", content_type="text/csv")
+    db.register("csvh", server.url("/csvh"), "public.csvh", [
+        {"name": "id", "type": "bigint", "path": "/#1"}, {"name": "name", "type": "text", "path": "/#2"}],
+        format="csv")
+    assert db.run("csvh")["rows"] == 1
+    assert db.query("SELECT id, name FROM public.csvh") == [{"id": 7, "name": "seven"}]

@@ -362,7 +362,7 @@ def test_a_run_without_data_does_not_migrate(db, server):
 
     db.register("nodata", url, "public.t_nodata", columns_2, high_watermark_column="updated_at")
     result = db.run("nodata")  # nothing after the watermark
-    assert result["status"] in ("succeeded", "unchanged") and result["batches"] == 0
+    assert result["status"] == "succeeded" and result["batches"] == 0 and result["rows"] == 0
     assert result["rebuild"] is None and result["lock_attempts"] is None and result["lock_wait_ms"] is None
     assert_unchanged(db, "public.t_nodata", oid, *before)
     with pytest.raises(psycopg.errors.UndefinedColumn):
@@ -521,9 +521,12 @@ def test_rows_another_session_writes_during_a_migration_are_kept(db, server):
         except Exception as e:  # noqa: B902 - reported below
             errors.append(e)
 
+    pid = writer.info.backend_pid
     t = threading.Thread(target=write, daemon=True)
     t.start()
-    time.sleep(0.3)
+    # The write has happened, or waits for the rebuild's lock on the old table.
+    assert wait_for(lambda: not t.is_alive() or db.scalar(
+        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,)), timeout=10)
     gate.release()
     assert run.wait()["status"] == "succeeded"
     t.join(30)

@@ -16,30 +16,20 @@ def roles(db, server):
     return alice, bob
 
 
-def register_or_refuse(db, conn, source, url, target):
-    """Register as conn's role. Refusing at registration is also a correct answer: returns the error, else None."""
-    try:
-        db.register(source, url, target, COLUMNS, conn=conn)
-        return None
-    except psycopg.Error as e:
-        return str(e)
-
-
 def test_owner_without_insert_cannot_load_into_an_existing_table(db, server, roles):
     alice, _ = roles
     as_alice = db.connect(user=alice)
-    refused = register_or_refuse(db, as_alice, "alice_src", server.url("/priv"), "public.locked")
-    if refused is not None:
-        assert "permission denied" in refused
-    else:
-        assert db.scalar("SELECT owner::text FROM bulk_ingest.sources WHERE source = 'alice_src'") == alice
-        msg, run = db.run_fails("alice_src", conn=as_alice)
-        assert "lacks INSERT privilege on table public.locked" in msg, msg
-        assert run["status"] == "failed"
-        # A superuser running alice's source does not lend its privileges: the run still executes as alice.
-        msg, run = db.run_fails("alice_src")
-        assert 'role "%s" lacks INSERT privilege on table public.locked' % alice in msg, msg
+    # Registration declares; the run checks the owner's privileges before its first request.
+    db.register("alice_src", server.url("/priv"), "public.locked", COLUMNS, conn=as_alice)
+    assert db.scalar("SELECT owner::text FROM bulk_ingest.sources WHERE source = 'alice_src'") == alice
+    msg, run = db.run_fails("alice_src", conn=as_alice)
+    assert 'role "%s" lacks INSERT privilege on table public.locked' % alice in msg, msg
+    assert run["status"] == "failed" and run["owner"] == alice
+    # A superuser running alice's source does not lend its privileges: the run still executes as alice.
+    msg, run = db.run_fails("alice_src")
+    assert 'role "%s" lacks INSERT privilege on table public.locked' % alice in msg, msg
     assert db.count("public.locked") == 0
+    assert server.requests_for("priv") == []  # refused before anything was fetched
 
 
 def test_owner_cannot_create_a_target_where_it_may_not_create(db, server, roles):
@@ -47,13 +37,13 @@ def test_owner_cannot_create_a_target_where_it_may_not_create(db, server, roles)
     db.execute("CREATE SCHEMA restricted")
     db.execute('GRANT USAGE ON SCHEMA restricted TO "%s"' % alice)
     as_alice = db.connect(user=alice)
-    refused = register_or_refuse(db, as_alice, "alice_new", server.url("/priv"), "restricted.fresh")
-    if refused is not None:
-        assert "permission denied" in refused
-    else:
-        msg, _ = db.run_fails("alice_new", conn=as_alice)
-        assert "lacks CREATE privilege on schema restricted" in msg, msg
+    db.register("alice_new", server.url("/priv"), "restricted.fresh", COLUMNS, conn=as_alice)
+    msg, run = db.run_fails("alice_new", conn=as_alice)
+    assert 'role "%s" lacks CREATE privilege on schema restricted, which creating table restricted.fresh needs' \
+        % alice in msg, msg
+    assert run["status"] == "failed"
     assert db.scalar("SELECT to_regclass('restricted.fresh') IS NULL")
+    assert server.requests_for("priv") == []
 
 
 def test_owner_with_privileges_can_load(db, server, roles):
@@ -73,11 +63,12 @@ def test_someone_elses_source_is_refused(db, server, roles):
     db.register("alice_own", server.url("/priv"), "public.locked", COLUMNS, conn=as_alice)
 
     runs_before = db.scalar("SELECT count(*) FROM bulk_ingest.runs")
-    with pytest.raises(psycopg.Error):
+    refused = 'permission denied for source "alice_own"'
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refused):
         db.run("alice_own", conn=as_bob)
-    with pytest.raises(psycopg.Error):  # nor can bob take it over by re-declaring it
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refused):  # nor may bob re-declare it
         db.register("alice_own", server.url("/priv"), "public.bobs", COLUMNS, conn=as_bob)
-    with pytest.raises(psycopg.Error):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refused):
         db.execute("SELECT bulk_ingest_unregister('alice_own')", conn=as_bob)
     assert db.scalar("SELECT count(*) FROM bulk_ingest.runs") == runs_before
     assert db.count("public.locked") == 0
@@ -98,8 +89,8 @@ def test_row_level_security_is_not_bypassed(db, server, roles):
     db.execute('CREATE POLICY only_small ON public.locked TO "%s" USING (id < 0) WITH CHECK (id < 0)' % alice)
     db.execute('GRANT ALL ON public.locked TO "%s"' % alice)
     as_alice = db.connect(user=alice)
-    refused = register_or_refuse(db, as_alice, "alice_rls", server.url("/priv"), "public.locked")
-    if refused is None:
-        msg, _ = db.run_fails("alice_rls", conn=as_alice)
-        assert "row-level security" in msg.lower() or "policy" in msg.lower()
+    db.register("alice_rls", server.url("/priv"), "public.locked", COLUMNS, conn=as_alice)
+    msg, run = db.run_fails("alice_rls", conn=as_alice)
+    assert "row-level security" in msg and "public.locked" in msg, msg  # refused, as COPY FROM refuses it
+    assert run["status"] == "failed"
     assert db.count("public.locked") == 0

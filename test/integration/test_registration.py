@@ -81,7 +81,7 @@ def test_unregister(db, server):
     assert db.scalar("SELECT count(*) FROM bulk_ingest.watermarks WHERE source = 'un'") == 0
     assert db.scalar("SELECT count(*) FROM bulk_ingest.runs WHERE source = 'un'") == 1  # history kept
     assert db.count("public.un") == 1                                                   # data kept
-    with pytest.raises(psycopg.Error):
+    with pytest.raises(psycopg.errors.UndefinedObject, match='source "un" does not exist'):
         db.run("un")
 
 

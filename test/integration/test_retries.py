@@ -1,11 +1,13 @@
 """Resilience of each request (issue 5): transient failures are retried with backoff, honouring Retry-After; others
 fail at once; the attempts are kept in the run's record; a cancel interrupts the wait."""
 
-import threading
 import time
 
+import psycopg
+import pytest
+
 from server import Fault
-from testdata import ORDER_COLUMNS, closed_port, orders
+from testdata import ORDER_COLUMNS, closed_port, orders, wait_for
 
 
 def register(db, server, name, **options):
@@ -60,38 +62,24 @@ def test_retries_are_bounded_by_max_retries(db, server):
     assert len(lines) == 3, run["attempts"]  # the first request and its 2 retries
 
 
-def test_a_cancel_interrupts_the_wait_between_retries(db, server):
+def test_a_cancel_interrupts_the_wait_between_retries(bgdb, server):
+    # In the launcher's database: its progress view shows the run waiting out Retry-After.
     ds = server.add_dataset("rcancel", orders(range(1, 3)))
     ds.faults.append(Fault(status=503, body="busy\n", headers={"Retry-After": "30"}))
-    register(db, server, "rcancel")
+    register(bgdb, server, "rcancel")
 
-    caller = db.connect()
-    pid = caller.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
-    errors = []
-
-    def run():
-        try:
-            caller.execute("SELECT bulk_ingest_run('rcancel')")
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
-
-    t = threading.Thread(target=run)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.requests_for("rcancel") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # now waiting out Retry-After: 30
-    started = time.monotonic()
-    db.execute("SELECT pg_cancel_backend(%s)", (pid,))
-    t.join(10)
-    assert not t.is_alive() and errors
-    assert time.monotonic() - started < 3, "the cancel did not interrupt the wait"
-    run = db.last_run("rcancel")
-    deadline = time.monotonic() + 10
-    while run["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        run = db.last_run("rcancel")
-    assert run["status"] == "cancelled", run
+    run = bgdb.run_in_thread("rcancel")
+    assert wait_for(lambda: [p["phase"] for p in bgdb.progress("rcancel")] == ["waiting to retry"], timeout=10), \
+        bgdb.progress("rcancel")
+    assert len(server.requests_for("rcancel")) == 1
+    asked = bgdb.scalar("SELECT clock_timestamp() FROM pg_cancel_backend(%s)", (run.pid,))
+    with pytest.raises(psycopg.errors.QueryCanceled, match="canceling statement due to user request"):
+        run.wait(timeout=10)
+    row = bgdb.wait_run(bgdb.last_run("rcancel")["id"], timeout=10)
+    assert row["status"] == "cancelled", row
+    assert (row["finished_at"] - asked).total_seconds() < 1.0, "the cancel did not interrupt the wait"
+    assert len(server.requests_for("rcancel")) == 1  # and it did not retry
+    assert "503" in row["attempts"]
 
 
 def test_a_body_cut_short_is_retried_from_the_start_of_the_page(db, server):

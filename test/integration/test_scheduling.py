@@ -73,11 +73,14 @@ def test_scheduled_source_runs_repeatedly_and_picks_up_new_data(bgdb, server):
     assert min(gaps) >= 1.0, gaps
 
     # Clearing the schedule stops the ticks (a run in flight may finish).
+    due = bgdb.source_row("sch")["next_run_at"]
     bgdb.schedule("sch", None)
     assert bgdb.source_row("sch")["schedule"] is None
     assert wait_for(lambda: all(r["status"] not in ("queued", "running") for r in bgdb.runs("sch")), timeout=15)
     n = len(bgdb.runs("sch"))
-    time.sleep(4.5)  # more than two former intervals: asserting that nothing happens needs a wait
+    # The tick that was due has passed, and the launcher has looked since: nothing was queued.
+    assert wait_for(lambda: bgdb.scalar("SELECT clock_timestamp() > %s", (due,)), timeout=10)
+    bgdb.wait_launcher_pass()
     assert len(bgdb.runs("sch")) == n, bgdb.runs("sch")[n:]
 
 
@@ -100,7 +103,7 @@ def test_schedule_option_at_registration_runs_at_once_and_then_waits(bgdb, serve
     # The launcher now sleeps until then; scheduling another source wakes it: due at once too.
     server.add_dataset("sopt2", orders(range(1, 3)), page_size=10)
     register(bgdb, server, "sopt2")
-    time.sleep(1)
+    bgdb.wait_launcher_pass()
     assert bgdb.runs("sopt2") == []  # registered without a schedule: nothing runs
     t0 = now_utc()
     bgdb.schedule("sopt2", "1 hour")
@@ -160,8 +163,7 @@ def test_only_the_owner_may_start_schedule_or_cancel(bgdb, server):
 
 
 def test_ten_due_sources_never_more_than_max_workers_at_once(bgdb, server):
-    assert bgdb.set_config("bulk_ingest.max_workers", 2) == "2"
-    time.sleep(0.5)  # the launcher reads its SIGHUP on its own time
+    assert bgdb.set_config("bulk_ingest.max_workers", 2) == "2"  # the launcher has acted on it
     names = ["mw%02d" % i for i in range(10)]
     for name in names:
         ds = server.add_dataset(name, orders(range(1, 7)), page_size=100)
@@ -227,8 +229,7 @@ def test_ten_due_sources_never_more_than_max_workers_at_once(bgdb, server):
 
 
 def test_raising_max_workers_starts_queued_runs(bgdb, server):
-    assert bgdb.set_config("bulk_ingest.max_workers", 1) == "1"
-    time.sleep(0.5)  # the launcher reads its SIGHUP on its own time
+    assert bgdb.set_config("bulk_ingest.max_workers", 1) == "1"  # the launcher has acted on it
     gate = Gate()
     busy = server.add_dataset("rbusy", orders(range(1, 4)), page_size=100)
     busy.faults.append(Fault(gate=gate, gate_after=1, times=1))
@@ -240,7 +241,7 @@ def test_raising_max_workers_starts_queued_runs(bgdb, server):
         server.add_dataset(name, orders(range(1, 4)), page_size=100)
         register(bgdb, server, name)
         waiting.append(bgdb.start(name))
-    time.sleep(1.0)
+    bgdb.wait_launcher_pass()  # it has seen both: the one worker allowed is busy
     assert [bgdb.run_row(i)["status"] for i in waiting] == ["queued", "queued"]
 
     # More workers allowed: the queued runs start while the first is still held.
@@ -260,7 +261,7 @@ def test_start_returns_at_once_and_the_run_begins_at_commit(bgdb, server):
     tx = bgdb.connect(autocommit=False)
     bgdb.start("st", conn=tx)
     tx.rollback()
-    time.sleep(1.5)
+    bgdb.wait_launcher_pass()
     assert server.requests_for("st") == [] and bgdb.runs("st") == []
 
     # In a transaction: returns at once, invisible and not started until the commit.
@@ -268,7 +269,7 @@ def test_start_returns_at_once_and_the_run_begins_at_commit(bgdb, server):
     run_id = bgdb.start("st", conn=tx)
     call = time.monotonic() - t0
     assert isinstance(run_id, int)
-    time.sleep(1.0)
+    bgdb.wait_launcher_pass()
     assert server.requests_for("st") == [], "the run began before its transaction committed"
     assert bgdb.run_row(run_id) is None
     tx.commit()
@@ -408,7 +409,9 @@ def test_history_older_than_the_retention_is_pruned(bgdb, server):
     register(bgdb, server, "histheld")
     in_flight = bgdb.start("histheld")
     gate.wait_reached()
-    time.sleep(1.2)  # every finished run is now older than the retention about to be set
+    # Every finished run older than the retention about to be set.
+    assert wait_for(lambda: bgdb.scalar("SELECT clock_timestamp() - max(finished_at) > interval '1.1 s' "
+                                        "FROM bulk_ingest.runs WHERE source = 'hist'"), timeout=10)
     assert [r["status"] for r in bgdb.runs("hist")] == ["succeeded"] * 3
 
     bgdb.set_config("bulk_ingest.history_retention", "1s")
@@ -442,9 +445,73 @@ def test_a_failed_scheduled_run_does_not_stop_the_schedule(bgdb, server):
     assert runs[0]["status"] == "failed" and "503" in runs[0]["error"], runs[0]
     assert {r["trigger"] for r in runs} == {"schedule"}
 
-    # Unregistered, it ticks no more.
+    # Unregistered, it ticks no more: the tick that was due has passed, and the launcher has looked since.
+    due = bgdb.source_row("sfail")["next_run_at"]
     bgdb.execute("SELECT bulk_ingest_unregister('sfail')")
     assert wait_for(lambda: all(r["status"] not in ("queued", "running") for r in bgdb.runs("sfail")), timeout=15)
     n = len(bgdb.runs("sfail"))
-    time.sleep(2.5)
+    assert wait_for(lambda: bgdb.scalar("SELECT clock_timestamp() > %s", (due,)), timeout=10)
+    bgdb.wait_launcher_pass()
     assert len(bgdb.runs("sfail")) == n
+
+
+def test_a_redeclaration_without_a_schedule_keeps_the_schedule(bgdb, server):
+    server.add_dataset("keep", orders(range(1, 4)), page_size=10)
+    register(bgdb, server, "keep", options={"schedule": "1 hour"})
+    assert wait_for(lambda: [r["status"] for r in bgdb.runs("keep")] == ["succeeded"], timeout=15), bgdb.runs("keep")
+    before = bgdb.source_row("keep")
+
+    # Re-declared (another batch size) without options.schedule: the schedule and its next tick stay.
+    row = register(bgdb, server, "keep", options={"batch_rows": 2})
+    assert row["options"]["batch_rows"] == 2
+    after = bgdb.source_row("keep")
+    assert after["schedule"] == datetime.timedelta(hours=1) and after["next_run_at"] == before["next_run_at"]
+    bgdb.wait_launcher_pass()
+    assert len(bgdb.runs("keep")) == 1  # not due again
+
+    # A schedule set with bulk_ingest_schedule is kept the same way; one declared replaces it.
+    bgdb.schedule("keep", "2 hours")
+    register(bgdb, server, "keep")
+    assert bgdb.source_row("keep")["schedule"] == datetime.timedelta(hours=2)
+    register(bgdb, server, "keep", options={"schedule": "3 hours"})
+    assert bgdb.source_row("keep")["schedule"] == datetime.timedelta(hours=3)
+
+
+def test_queued_runs_start_oldest_first(bgdb, server):
+    assert bgdb.set_config("bulk_ingest.max_workers", 1) == "1"
+    gate = Gate()
+    busy = server.add_dataset("obusy", orders(range(1, 4)), page_size=100)
+    busy.faults.append(Fault(gate=gate, gate_after=1, times=1))
+    register(bgdb, server, "obusy")
+    busy_id = bgdb.start("obusy")
+    gate.wait_reached()
+    order = ["oq3", "oq1", "oq2"]  # queued in this order, which is neither the names' nor the registrations'
+    for name in sorted(order):
+        server.add_dataset(name, orders(range(1, 3)), page_size=100)
+        register(bgdb, server, name)
+    ids = [bgdb.start(name) for name in order]
+    bgdb.wait_launcher_pass()
+    assert [bgdb.run_row(i)["status"] for i in ids] == ["queued"] * 3
+
+    gate.release()
+    assert bgdb.wait_run(busy_id)["status"] == "succeeded"
+    runs = [bgdb.wait_run(i) for i in ids]
+    assert [r["status"] for r in runs] == ["succeeded"] * 3
+    first_requests = [server.requests_for(name)[0].time for name in order]
+    assert first_requests == sorted(first_requests), list(zip(order, first_requests))
+    assert [r["started_at"] for r in runs] == sorted(r["started_at"] for r in runs)
+
+
+def test_a_history_retention_of_0_keeps_every_run(bgdb, server):
+    server.add_dataset("keep0", orders(range(1, 4)), page_size=100)
+    register(bgdb, server, "keep0")
+    for _ in range(2):
+        assert bgdb.run("keep0")["status"] == "succeeded"
+    assert wait_for(lambda: bgdb.scalar("SELECT clock_timestamp() - max(finished_at) > interval '1.1 s' "
+                                        "FROM bulk_ingest.runs WHERE source = 'keep0'"), timeout=10)
+    bgdb.set_config("bulk_ingest.history_retention", "0")  # returns after a pass of the launcher with it
+    bgdb.wait_launcher_pass()
+    assert [r["status"] for r in bgdb.runs("keep0")] == ["succeeded"] * 2
+    # The same runs are pruned as soon as the retention is shorter than their age: 0 is what kept them.
+    bgdb.set_config("bulk_ingest.history_retention", "1s")
+    assert wait_for(lambda: bgdb.runs("keep0") == [], timeout=10), bgdb.runs("keep0")

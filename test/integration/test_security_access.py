@@ -84,14 +84,24 @@ def test_each_role_sees_only_its_own_rows(db, two_owners):
     assert db.scalar("SELECT count(*) FROM bulk_ingest.sources") == 2
 
 
-def test_a_member_of_the_owner_role_may_act_on_the_source(db, two_owners):
-    alice, _, _ = two_owners
+def test_a_member_of_the_owner_role_may_act_on_the_source(db, server, two_owners):
+    alice, _, conns = two_owners
     helper = db.create_role("helper")
     db.execute('GRANT "%s" TO "%s"' % (alice, helper))
     conn = db.connect(user=helper)
     assert db.scalar("SELECT bulk_ingest_get_secret('alice_src', 'key')", conn=conn) == "alice-key-9d1c"
     assert [r["source"] for r in db.query("SELECT source FROM bulk_ingest.sources", conn=conn)] == ["alice_src"]
-    assert db.run("alice_src", conn=conn)["status"] in ("succeeded", "unchanged")
+    run = db.run("alice_src", conn=conn)
+    assert run["status"] == "succeeded" and run["owner"] == alice  # the run executes as the owner
+    # It may also set secrets, re-declare (the source stays alice's), cancel and unregister.
+    db.execute("SELECT bulk_ingest_set_secret('alice_src', 'key', 'helper-key-77')", conn=conn)
+    assert db.scalar("SELECT bulk_ingest_get_secret('alice_src', 'key')", conn=conns[alice]) == "helper-key-77"
+    row = db.register("alice_src", server.url("/acc?since={high_watermark}&key={secret:key}"), "public.alice_t",
+                      ORDER_COLUMNS, high_watermark_column="updated_at", options={"batch_rows": 7}, conn=conn)
+    assert row["owner"] == alice and row["options"]["batch_rows"] == 7
+    assert db.scalar("SELECT bulk_ingest_cancel(%s)", (run["id"],), conn=conn) is False  # over: nothing to cancel
+    db.execute("SELECT bulk_ingest_unregister('alice_src')", conn=conn)
+    assert db.scalar("SELECT count(*) FROM bulk_ingest.sources WHERE source = 'alice_src'") == 0
 
 
 @pytest.mark.parametrize("sql", [
@@ -175,3 +185,43 @@ def test_missing_privileges_are_named_before_any_request(db, server, two_owners)
     msg, run = db.run_fails("alice_ro", conn=conns[alice])  # upserts also UPDATE
     assert 'lacks UPDATE privilege on table public.ro' in msg, msg
     assert server.requests_for("acc_ro") == []
+
+
+ORDERS_TABLE = ("(id bigint PRIMARY KEY, customer text NOT NULL, amount numeric(12,2), updated_at timestamptz,"
+                " details jsonb)")
+
+
+def test_a_rebuild_by_a_role_that_is_not_a_member_of_the_tables_owner_is_refused(db, server, two_owners):
+    alice, _, conns = two_owners
+    db.execute("CREATE TABLE public.theirs %s" % ORDERS_TABLE)  # the superuser's; alice may fill it
+    db.execute("INSERT INTO public.theirs VALUES (100, 'kept', 1, now(), NULL)")
+    db.execute('GRANT ALL ON public.theirs TO "%s"' % alice)
+    oid = db.scalar("SELECT 'public.theirs'::regclass::oid")
+    server.add_dataset("theirs", orders(range(1, 4)))
+    db.register("theirs_src", server.url("/theirs"), "public.theirs", ORDER_COLUMNS + [{"name": "note", "type": "text"}],
+                conn=conns[alice])
+    msg, run = db.run_fails("theirs_src", conn=conns[alice])
+    assert 'table public.theirs must be rebuilt, which only its owner may do' in msg, msg
+    assert 'Role "%s" is not a member of the table\'s owner "postgres"' % alice in msg, msg
+    assert run["status"] == "failed" and run["rebuild"] is None
+    # Refused before anything changed or was fetched.
+    assert db.scalar("SELECT 'public.theirs'::regclass::oid") == oid
+    assert [r["id"] for r in db.query("SELECT id FROM public.theirs")] == [100]
+    assert db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.theirs'::regclass"
+                     " AND attname = 'note'") == 0
+    assert server.requests_for("theirs") == []
+
+
+def test_without_ownership_an_empty_table_is_loaded_in_place_instead_of_rebuilt(db, server, two_owners):
+    alice, _, conns = two_owners
+    db.execute("CREATE TABLE public.theirs_empty %s" % ORDERS_TABLE)
+    db.execute('GRANT ALL ON public.theirs_empty TO "%s"' % alice)
+    oid = db.scalar("SELECT 'public.theirs_empty'::regclass::oid")
+    server.add_dataset("theirs_empty", orders(range(1, 4)))
+    db.register("empty_src", server.url("/theirs_empty"), "public.theirs_empty", ORDER_COLUMNS, conn=conns[alice])
+    run = db.run("empty_src", conn=conns[alice])
+    assert run["status"] == "succeeded" and run["rows"] == 3
+    assert run["rebuild"] is None  # the fast path (a rebuild of the empty table) is only skipped
+    assert db.scalar("SELECT 'public.theirs_empty'::regclass::oid") == oid
+    assert db.scalar("SELECT relowner::regrole::text FROM pg_class WHERE oid = %s", (oid,)) == "postgres"
+    assert db.count("public.theirs_empty") == 3

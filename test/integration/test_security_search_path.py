@@ -121,3 +121,29 @@ def test_a_run_started_by_a_superuser_resolves_nothing_through_the_owners_search
     db.register("alices", server.url("/sp"), "public.alices", ORDER_COLUMNS, conn=conn)
     assert db.run("alices")["rows"] == 3
     assert_no_escalation(db, attacker)
+
+
+def test_another_roles_objects_on_the_owners_search_path_never_take_over_a_run(db, server):
+    """bob can create in a schema that alice's search_path lists first. Nothing of a run of alice's (the load, the
+    upsert's merge into a populated table, a migration's rebuild with a dependent view and the swap) may resolve to
+    bob's objects: they must never run at all, not even as alice."""
+    alice = db.create_role("alice")
+    bob = db.create_role("bob")
+    db.execute(TRAPS.format(schema="bob_traps", role=bob))
+    db.execute("GRANT USAGE ON SCHEMA bob_traps TO PUBLIC")
+    db.execute("GRANT INSERT ON bob_traps.seen TO PUBLIC")
+    db.execute("GRANT CREATE ON SCHEMA public TO \"%s\"" % alice)
+    db.execute('ALTER ROLE "%s" SET search_path = bob_traps, pg_catalog, public' % alice)
+    conn = db.connect(user=alice)
+    ds = server.add_dataset("bt", orders(range(1, 4)))
+    db.register("bt", server.url("/bt"), "public.bt", ORDER_COLUMNS, conn=conn)
+    assert db.run("bt", conn=conn)["rows"] == 3  # a new table: the fast path (a rebuild)
+    ds.records[:] = orders(range(2, 6))
+    assert db.run("bt", conn=conn)["rows"] == 4  # merged into the populated table
+    db.execute("CREATE VIEW public.bt_v AS SELECT id, customer FROM public.bt WHERE customer <> ''", conn=conn)
+    wider = ORDER_COLUMNS + [{"name": "note", "type": "text"}]
+    db.register("bt", server.url("/bt"), "public.bt", wider, conn=conn)
+    run = db.run("bt", conn=conn)  # a migration: rebuild, carry, swap, view recreated
+    assert run["rebuild"] is not None
+    assert db.count("public.bt_v") == 5
+    assert db.query("SELECT * FROM bob_traps.seen") == []

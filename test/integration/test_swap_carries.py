@@ -313,49 +313,59 @@ def test_cyclic_views(db, server, length):
     assert db.count("public.cyc") == 5
 
 
+COMPLEX_VIEWS = [
+    """CREATE VIEW {s}.complex_1 AS
+       SELECT id, value_1,
+              CASE WHEN value_1 > 0 THEN value_2 ELSE 'default' END AS conditional_value,
+              ROW_NUMBER() OVER (PARTITION BY value_2 ORDER BY value_1) AS row_num,
+              LAG(value_1) OVER (ORDER BY id) AS prev_value
+         FROM {s}.t""",
+    """CREATE VIEW {s}.complex_2 AS
+       WITH RECURSIVE cte1 AS (
+           SELECT id, value_1, 1 AS level FROM {s}.t WHERE value_1 > 0
+           UNION ALL
+           SELECT t.id, t.value_1, c.level + 1 FROM {s}.t t JOIN cte1 c ON t.id = c.id + 1 WHERE c.level < 3
+       ),
+       cte2 AS (SELECT id, string_agg(value_2, ',') AS agg_value FROM {s}.t GROUP BY id)
+       SELECT c1.id, c1.value_1, c1.level, c2.agg_value, t.value_2
+         FROM cte1 c1 LEFT JOIN cte2 c2 ON c1.id = c2.id LEFT JOIN {s}.t t ON t.id = c1.id""",
+    """CREATE VIEW {s}.complex_3 AS
+       SELECT t1.id, t1.value_1,
+              (SELECT count(*) FROM {s}.t t2 WHERE t2.value_1 < t1.value_1) AS smaller_count,
+              exists(SELECT 1 FROM {s}.complex_1 v WHERE v.row_num = 1) AS has_first_rows,
+              (SELECT avg(t3.value_1) FROM {s}.t t3 WHERE t3.id <= t1.id) AS running_avg
+         FROM {s}.t t1
+        WHERE t1.id IN (SELECT v2.id FROM {s}.complex_2 v2 WHERE v2.level = 2)""",
+]
+
+
 def test_complex_expression_views(db, server):
     columns = cols(("id", "int pk"), ("value_1", "int"), ("value_2", "varchar"))
+    old_rows = [{"id": 1, "value_1": 10, "value_2": "a"}, {"id": 2, "value_1": 20, "value_2": "b"},
+                {"id": 3, "value_1": 30, "value_2": "c"}, {"id": 4, "value_1": 40, "value_2": "b"}]
+    new_rows = [{"id": 5, "value_1": 50, "value_2": "c", "value_3": 100},
+                {"id": 6, "value_1": 60, "value_2": "d", "value_3": 200}]
     db.execute("CREATE SCHEMA my_schema")
-    load(db, server, "cx", "my_schema.t", columns,
-         [{"id": 1, "value_1": 10, "value_2": "a"}, {"id": 2, "value_1": 20, "value_2": "b"},
-          {"id": 3, "value_1": 30, "value_2": "c"}, {"id": 4, "value_1": 40, "value_2": "b"}])
-    db.execute("""
-        CREATE VIEW my_schema.complex_1 AS
-        SELECT id, value_1,
-               CASE WHEN value_1 > 0 THEN value_2 ELSE 'default' END AS conditional_value,
-               ROW_NUMBER() OVER (PARTITION BY value_2 ORDER BY value_1) AS row_num,
-               LAG(value_1) OVER (ORDER BY id) AS prev_value
-          FROM my_schema.t""")
-    db.execute("""
-        CREATE VIEW my_schema.complex_2 AS
-        WITH RECURSIVE cte1 AS (
-            SELECT id, value_1, 1 AS level FROM my_schema.t WHERE value_1 > 0
-            UNION ALL
-            SELECT t.id, t.value_1, c.level + 1 FROM my_schema.t t JOIN cte1 c ON t.id = c.id + 1 WHERE c.level < 3
-        ),
-        cte2 AS (SELECT id, string_agg(value_2, ',') AS agg_value FROM my_schema.t GROUP BY id)
-        SELECT c1.id, c1.value_1, c1.level, c2.agg_value, t.value_2
-          FROM cte1 c1 LEFT JOIN cte2 c2 ON c1.id = c2.id LEFT JOIN my_schema.t t ON t.id = c1.id""")
-    db.execute("""
-        CREATE VIEW my_schema.complex_3 AS
-        SELECT t1.id, t1.value_1,
-               (SELECT count(*) FROM my_schema.t t2 WHERE t2.value_1 < t1.value_1) AS smaller_count,
-               exists(SELECT 1 FROM my_schema.complex_1 v WHERE v.row_num = 1) AS has_first_rows,
-               (SELECT avg(t3.value_1) FROM my_schema.t t3 WHERE t3.id <= t1.id) AS running_avg
-          FROM my_schema.t t1
-         WHERE t1.id IN (SELECT v2.id FROM my_schema.complex_2 v2 WHERE v2.level = 2)""")
+    load(db, server, "cx", "my_schema.t", columns, old_rows)
+    for view in COMPLEX_VIEWS:
+        db.execute(view.format(s="my_schema"))
     names = ("complex_1", "complex_2", "complex_3")
     before = view_defs(db, *names)
 
-    migrate(db, server, "cx", "my_schema.t", columns + cols(("value_3", "int")),
-            [{"id": 5, "value_1": 50, "value_2": "c", "value_3": 100},
-             {"id": 6, "value_1": 60, "value_2": "d", "value_3": 200}])
+    migrate(db, server, "cx", "my_schema.t", columns + cols(("value_3", "int")), new_rows)
     assert view_defs(db, *names) == before
-    # Each view gives what its query gives on the new table.
+    # Each view gives what the same view gives on a plain table that never went through a swap, filled with the
+    # rows the migrated table must have (from the records, not from the table).
+    db.execute("CREATE SCHEMA ref")
+    db.execute("CREATE TABLE ref.t (id int PRIMARY KEY, value_1 int, value_2 varchar, value_3 int)")
+    for r in old_rows + new_rows:
+        db.execute("INSERT INTO ref.t VALUES (%s, %s, %s, %s)", (r["id"], r["value_1"], r["value_2"],
+                                                                  r.get("value_3")))
+    for view in COMPLEX_VIEWS:
+        db.execute(view.format(s="ref"))
     for name in names:
-        definition = db.scalar("SELECT pg_get_viewdef(%s::regclass)", ("my_schema." + name,)).rstrip().rstrip(";")
-        assert sorted(rows(db, "SELECT * FROM my_schema.%s" % name), key=repr) == \
-            sorted(rows(db, definition), key=repr)
+        got = sorted(rows(db, "SELECT * FROM my_schema.%s" % name), key=repr)
+        assert got and got == sorted(rows(db, "SELECT * FROM ref.%s" % name), key=repr), name
     assert rows(db, "SELECT id, prev_value FROM my_schema.complex_1 WHERE id = 6") == [(6, 50)]
 
 
@@ -538,3 +548,50 @@ def test_a_view_on_a_column_the_declaration_drops_is_a_clear_error(db, server):
     assert_refused(db, server, "vdrop", "public.vdrop", columns[:2], [{"id": 2, "value_a": "x"}],
                    "vdrop_b", "value_b")
     assert rows(db, "SELECT * FROM public.vdrop_b") == [(1, "b")]
+
+
+def test_a_rule_of_another_table_that_uses_the_target_is_a_clear_error(db, server):
+    load(db, server, "rl", "public.rl", BASE, two(1, "a", 2, "b"))
+    db.execute("CREATE TABLE public.audit (id int)")
+    db.execute("CREATE RULE audit_copies AS ON INSERT TO public.audit DO ALSO "
+               "INSERT INTO public.rl (id, value_1) VALUES (NEW.id, 'from audit')")
+    assert_refused(db, server, "rl", "public.rl", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                   "rule audit_copies on table public.audit")
+    db.execute("INSERT INTO public.audit VALUES (7)")  # the rule still works on the old table
+    assert rows(db, "SELECT * FROM public.rl WHERE id = 7") == [(7, "from audit")]
+
+
+def test_a_publication_of_the_target_is_a_clear_error(db, server):
+    load(db, server, "pb", "public.pb", BASE, two(1, "a", 2, "b"))
+    db.execute("CREATE PUBLICATION pb_pub FOR TABLE public.pb")
+    try:
+        assert_refused(db, server, "pb", "public.pb", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                       "publication pb_pub")
+        assert rows(db, "SELECT tablename FROM pg_publication_tables WHERE pubname = 'pb_pub'") == [("pb",)]
+    finally:
+        db.execute("DROP PUBLICATION pb_pub")
+
+
+def test_a_temporary_view_of_another_session_is_a_clear_error(db, server):
+    load(db, server, "tv", "public.tv", BASE, two(1, "a", 2, "b"))
+    other = db.connect()
+    other.execute("CREATE TEMPORARY VIEW tv_recent AS SELECT id FROM public.tv WHERE id > 1")
+    assert_refused(db, server, "tv", "public.tv", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                   "temporary", "tv_recent")
+    assert rows(db, "SELECT * FROM tv_recent", conn=other) == [(2,)]  # still there, on the old table
+
+
+def test_rules_of_the_target_and_of_its_views_are_a_clear_error(db, server):
+    # A rebuild cannot carry them (a view is recreated from its query only), and dropping them silently would change
+    # what writes to the table and the view do.
+    load(db, server, "rt", "public.rt", BASE, two(1, "a", 2, "b"))
+    db.execute("CREATE TABLE public.rt_log (id int)")
+    db.execute("CREATE RULE rt_logged AS ON INSERT TO public.rt DO ALSO INSERT INTO public.rt_log VALUES (NEW.id)")
+    db.execute("CREATE VIEW public.rt_v AS SELECT id, value_1 FROM public.rt")
+    db.execute("CREATE RULE rt_v_insert AS ON INSERT TO public.rt_v DO INSTEAD "
+               "INSERT INTO public.rt_log VALUES (NEW.id + 1000)")
+    assert_refused(db, server, "rt", "public.rt", ADDED, [{"id": 3, "value_1": "c", "value_2": "d"}],
+                   "rule rt_logged on table public.rt", "rule rt_v_insert on view public.rt_v")
+    assert rows(db, "SELECT rulename FROM pg_rewrite WHERE rulename LIKE 'rt%' ORDER BY 1") == [
+        ("rt_logged",), ("rt_v_insert",)]
+    assert rows(db, "SELECT * FROM public.rt_log") == []

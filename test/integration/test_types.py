@@ -2,6 +2,7 @@
 JSON needs (arrays, epoch, base64); a value that does not fit names the source, batch, line, column and value."""
 
 import datetime
+import ipaddress
 import json
 import uuid
 
@@ -49,7 +50,12 @@ def test_type_matrix(db, server):
     run = load(db, server, "types", columns, [record])
     assert run["rows"] == 1
     row = db.one("SELECT * FROM public.types")
-    assert row["i8"] == 9223372036854775807
+    assert row["i2"] == 32767 and row["i8"] == 9223372036854775807
+    assert row["f8"] == 1.5e300
+    assert row["v"] == "abcde"
+    assert row["d"] == datetime.date(2024, 2, 29) and row["t"] == datetime.time(23, 59, 59, 500000)
+    assert row["iv"] == datetime.timedelta(days=1, hours=2)
+    assert row["ip"] == ipaddress.ip_interface("192.168.1.5/24") and row["net"] == ipaddress.ip_network("10.0.0.0/8")
     assert str(row["n"]) == EXACT  # every digit
     assert row["f4"] != row["f4"]  # NaN
     assert row["b"] is True and row["bs"] is True

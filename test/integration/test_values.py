@@ -124,6 +124,6 @@ def test_a_value_the_type_rejects_names_column_and_line(db, server):
     db.register("bad_int", server.url("/bad_int"), "public.bad_int",
                 [{"name": "id", "type": "int"}, {"name": "n", "type": "int"}])
     msg, _ = db.run_fails("bad_int")
-    assert "not a number" in msg or '"n"' in msg or " n" in msg
+    assert 'column "n"' in msg and '"not a number"' in msg, msg
     assert re.search(r"\bline 2\b", msg), msg
     assert db.count("public.bad_int") == 0

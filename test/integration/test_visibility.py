@@ -2,8 +2,10 @@
 
 import time
 
+import psycopg
+
 from server import Fault, Gate
-from testdata import ORDER_COLUMNS, orders, wait_for
+from testdata import ORDER_COLUMNS, orders, tsval, wait_for
 
 
 def test_second_session_sees_whole_batches_only(db, server):
@@ -58,10 +60,20 @@ def test_batch_cut_inside_a_page_commits_on_its_own(db, server):
 
 
 def test_run_does_not_use_the_callers_transaction(db, server):
-    # The caller's own snapshot/transaction is not involved: rows are committed by the worker, so another session
-    # sees them as soon as bulk_ingest_run returns.
+    # The caller's own transaction is not involved: the worker commits each batch, so another session sees the rows
+    # while the caller's transaction is still open, and they stay when the caller rolls back.
     server.add_dataset("tx", orders(range(1, 4)))
-    db.register("tx", server.url("/tx"), "public.tx", ORDER_COLUMNS)
-    db.run("tx")
+    db.register("tx", server.url("/tx"), "public.tx", ORDER_COLUMNS, high_watermark_column="updated_at")
+    caller = db.connect(autocommit=False)
+    caller.execute("SELECT 1")  # BEGIN
+    result = db.run("tx", conn=caller)
+    assert result["status"] == "succeeded" and result["rows"] == 3
+    assert caller.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
     other = db.connect()
     assert db.count("public.tx", conn=other) == 3
+    assert db.watermark("tx", as_type="timestamptz") == tsval(3)
+    assert db.one("SELECT status FROM bulk_ingest.runs WHERE source = 'tx'", conn=other)["status"] == "succeeded"
+    caller.rollback()
+    assert db.count("public.tx", conn=other) == 3
+    assert db.watermark("tx", as_type="timestamptz") == tsval(3)
+    assert [r["status"] for r in db.runs("tx")] == ["succeeded"]

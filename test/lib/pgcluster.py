@@ -61,6 +61,9 @@ DEFAULT_SETTINGS = {
     "log_min_error_statement": "error",
     "timezone": "UTC",
     "lc_messages": "C",
+    # The loopback address every test and the demo serve from (never any other address): the extension refuses
+    # loopback by default (bulk_ingest.allowed_hosts = public).
+    "bulk_ingest.allowed_hosts": "127.0.0.1",
 }
 
 

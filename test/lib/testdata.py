@@ -47,9 +47,14 @@ def wait_for(predicate, timeout=20.0, interval=0.05):
         time.sleep(interval)
 
 
+_HELD_PORTS = []  # sockets kept bound for the whole session
+
+
 def closed_port():
-    """A port on 127.0.0.1 with nothing listening (connection refused)."""
+    """A port on 127.0.0.1 that refuses connections: bound and never listening, and kept bound until the end of the
+    session, so that no other process can take it and answer (a port bound and released could be)."""
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(s)
+    return s.getsockname()[1]

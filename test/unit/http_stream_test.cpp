@@ -1,6 +1,8 @@
 // Unit tests of HttpStream against a small real HTTP/1.1 server running in a thread of the test (127.0.0.1, an
 // ephemeral port): bodies with Content-Length, chunked and gzip; headers and Link pagination; redirects; error
-// statuses; refused connections; transfers broken mid-body; the abort hook; the bounded buffer.
+// statuses; refused connections; transfers broken mid-body; the abort hook; the bounded buffer. And the defence
+// against server-side request forgery, with servers on other loopback addresses (127.0.0.2, ::1): the allowlist
+// for every connection and every redirect hop, headers kept from other origins, no proxies, header injection.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -15,8 +17,10 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "error.h"
+#include "host_allowlist.h"
 #include "http_stream.h"
 #include "retry_policy.h"
 
@@ -102,24 +107,34 @@ struct Exchange {
 
 using Handler = std::function<void(const Exchange &)>;
 
-// A sequential HTTP/1.1 server: one request per connection (responses say "Connection: close").
+// A sequential HTTP/1.1 server: one request per connection (responses say "Connection: close"). It listens on a
+// loopback address (127.0.0.1 by default; any of 127.0.0.0/8, or ::1) and an ephemeral port.
 class TestServer {
   public:
-    explicit TestServer(Handler handler) : handler_(std::move(handler)) {
-        listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    explicit TestServer(Handler handler, const std::string &address = "127.0.0.1")
+        : handler_(std::move(handler)), address_(address) {
+        sockaddr_storage storage{};
+        socklen_t size = 0;
+        auto *in = reinterpret_cast<sockaddr_in *>(&storage);
+        auto *in6 = reinterpret_cast<sockaddr_in6 *>(&storage);
+        if (::inet_pton(AF_INET, address.c_str(), &in->sin_addr) == 1) {
+            in->sin_family = AF_INET;
+            size = sizeof *in;
+        } else if (::inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr) == 1) {
+            in6->sin6_family = AF_INET6;
+            size = sizeof *in6;
+        } else {
+            ADD_FAILURE() << "not an address: " << address;
+        }
+        listen_fd_ = ::socket(storage.ss_family, SOCK_STREAM, 0);
         int one = 1;
         ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
-            ::listen(listen_fd_, 16) != 0) {
-            ADD_FAILURE() << "cannot listen on 127.0.0.1: " << std::strerror(errno);
+        if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&storage), size) != 0 || ::listen(listen_fd_, 16) != 0) {
+            ADD_FAILURE() << "cannot listen on " << address << ": " << std::strerror(errno);
         }
-        socklen_t len = sizeof addr;
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
+        socklen_t len = sizeof storage;
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&storage), &len);
+        port_ = ntohs(storage.ss_family == AF_INET ? in->sin_port : in6->sin6_port);
         thread_ = std::thread([this] { Loop(); });
     }
     ~TestServer() {
@@ -128,10 +143,21 @@ class TestServer {
         ::close(listen_fd_);
     }
 
-    std::string Url(const std::string &path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+    std::string Url(const std::string &path) const {
+        return Origin(Contains(address_, ":") ? "[" + address_ + "]" : address_) + path;
+    }
+    // The URL of path with another spelling of the host ("localhost", "[::ffff:127.0.0.1]").
+    std::string UrlAs(const std::string &host, const std::string &path) const { return Origin(host) + path; }
+    int Port() const { return port_; }
     std::vector<Request> Requests() const {
         std::lock_guard<std::mutex> lock(mutex_);
         return requests_;
+    }
+    // The connections accepted so far, after a pause that lets a connection in the backlog be accepted: 0 proves
+    // that no connection reached the server.
+    int Accepted() const {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return accepted_;
     }
 
   private:
@@ -145,6 +171,7 @@ class TestServer {
             if (fd < 0) {
                 continue;
             }
+            accepted_++;
             Request request;
             if (ReadRequest(fd, &request)) {
                 {
@@ -196,9 +223,13 @@ class TestServer {
         return true;
     }
 
+    std::string Origin(const std::string &host) const { return "http://" + host + ":" + std::to_string(port_); }
+
     Handler handler_;
+    std::string address_;
     int listen_fd_ = -1;
     int port_ = 0;
+    std::atomic<int> accepted_{0};
     std::atomic<bool> stopping_{false};
     std::thread thread_;
     mutable std::mutex mutex_;
@@ -432,8 +463,11 @@ TEST(HttpStream, FollowsRedirectsAndKeepsOnlyTheLastResponse) {
     EXPECT_FALSE(stream.Header("Location").has_value());
     // Relative links resolve against the URL the response came from.
     EXPECT_EQ(stream.NextPageUrl().value_or(""), server.Url("/dir/next?page=2"));
-    EXPECT_EQ(stream.Url(), server.Url("/start"));
+    // Url() is the URL the final response came from (what pagination resolves relative links against).
+    EXPECT_EQ(stream.Url(), server.Url("/dir/final"));
+    // The redirect's body is dropped, not counted.
     EXPECT_EQ(ReadAll(stream).body, "final body\n");
+    EXPECT_EQ(stream.BodyBytesRead(), std::string("final body\n").size());
     EXPECT_EQ(server.Requests().size(), 2u);
 }
 
@@ -642,6 +676,32 @@ TEST(HttpStream, AbortWhileTheServerStalls) {
     auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(thrown - raised).count();
     EXPECT_LT(latency, 1000) << "Read noticed the abort only after " << latency << " ms";
     EXPECT_THROW(stream.Read(buf, sizeof buf), Interrupted);  // the stream stays stopped
+}
+
+// docs/sql-reference.md, timeout_ms: "a transfer that stalls below 1 byte/s for 60 s fails whatever this says". The
+// run's worker keeps the default (src/pg sets no low_speed_timeout_s); here it is 1 s so as not to wait a minute.
+TEST(HttpStream, AStalledTransferFailsAfterTheLowSpeedTimeWithoutAnyTimeout) {
+    EXPECT_EQ(HttpOptions{}.low_speed_timeout_s, 60);
+    TestServer server([](const Exchange &ex) {
+        ex.Send(Head(200, "OK", {"Content-Length: 1000"}));
+        ex.Stall();  // not one byte of the body
+    });
+    HttpOptions options = QuickOptions();
+    options.total_timeout_ms = 0;  // no limit on the request: only the stall rule ends it
+    options.low_speed_timeout_s = 1;
+    HttpStream stream(server.Url("/stall"), options);
+    char buf[64];
+    Clock::time_point start = Clock::now();
+    try {
+        while (stream.Read(buf, sizeof buf) > 0) {
+        }
+        FAIL() << "a stalled body was accepted";
+    } catch (const HttpError &e) {
+        EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kTimeout) << e.what();
+        EXPECT_TRUE(Contains(e.what(), "/stall")) << e.what();
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    EXPECT_GE(waited, 900) << "it failed before the stall lasted the low-speed time";
 }
 
 TEST(HttpStream, AbortBeforeTheResponseArrives) {
@@ -865,6 +925,390 @@ TEST(HttpStream, ABodyOverTheMaximumSizeIsAnErrorThatIsNotRetried) {
     roomy.max_body_bytes = body.size();  // exactly the size is allowed
     HttpStream fits(server.Url("/big"), roomy);
     EXPECT_EQ(ReadAll(fits, 4096).body, body);
+}
+
+}  // namespace
+
+// ---- where a request may connect: bulk_ingest.allowed_hosts, redirects, headers, proxies ----
+
+namespace {
+
+using bulk_ingest::HttpErrorKind;
+
+HttpOptions Allowing(const std::string &allowed_hosts) {
+    HttpOptions options = QuickOptions();
+    options.allowlist =
+        std::make_shared<const bulk_ingest::HostAllowlist>(bulk_ingest::HostAllowlist::Parse(allowed_hosts));
+    return options;
+}
+
+// The HttpError of Start(), or a failure when it succeeded.
+HttpError StartError(HttpStream &stream) {
+    try {
+        stream.Start();
+    } catch (const HttpError &e) {
+        return e;
+    }
+    ADD_FAILURE() << "the request to " << stream.Url() << " succeeded";
+    return HttpError(-1, "no error", HttpErrorKind::kOther);
+}
+
+// The Error of making a stream, or "" when it was made.
+std::string ConstructionError(const std::string &url, const HttpOptions &options) {
+    try {
+        HttpStream stream(url, options);
+    } catch (const HttpError &e) {
+        return std::string("HttpError: ") + e.what();
+    } catch (const bulk_ingest::Error &e) {
+        return e.what();
+    }
+    return "";
+}
+
+Handler Answer(const std::string &body) {
+    return [body](const Exchange &ex) { ex.Send(Response(200, "OK", {}, body)); };
+}
+
+Handler RedirectTo(const std::string &location, int status = 302) {
+    return [location, status](const Exchange &ex) {
+        ex.Send(Response(status, "Redirect", {"Location: " + location}, ""));
+    };
+}
+
+TEST(HttpStreamAllowlist, ARefusedAddressNeverReceivesAConnection) {
+    TestServer refused(Answer("secret\n"), "127.0.0.2");
+    const std::string url = refused.Url("/internal");
+    for (const char *list : {"public", "127.0.0.1", "localhost", "*.example.com", "127.0.0.3, 127.0.0.4/31", ""}) {
+        HttpStream stream(url, Allowing(list));
+        HttpError e = StartError(stream);
+        EXPECT_EQ(e.kind(), HttpErrorKind::kNotAllowed) << list << ": " << e.what();
+        EXPECT_EQ(e.status(), 0);
+        EXPECT_EQ(std::string(e.what()), "could not fetch \"" + url +
+                                             "\": host \"127.0.0.2\" (127.0.0.2) is not allowed by "
+                                             "bulk_ingest.allowed_hosts")
+            << list;
+        EXPECT_FALSE(bulk_ingest::RetryPolicy::IsRetryable(e.status(), e.kind()));
+        char buf[16];
+        EXPECT_THROW(stream.Read(buf, sizeof buf), HttpError);  // the refusal sticks
+    }
+    EXPECT_EQ(refused.Accepted(), 0);
+    EXPECT_TRUE(refused.Requests().empty());
+}
+
+TEST(HttpStreamAllowlist, AnAllowedAddressIsFetched) {
+    TestServer server(Answer("allowed\n"), "127.0.0.2");
+    for (const char *list : {"127.0.0.2", "127.0.0.0/8", "public, 127.0.0.2/32", "::ffff:127.0.0.2"}) {
+        HttpStream stream(server.Url("/x"), Allowing(list));
+        ReadResult result = ReadAll(stream);
+        EXPECT_EQ(result.error, "") << list;
+        EXPECT_EQ(result.body, "allowed\n") << list;
+    }
+    EXPECT_EQ(server.Requests().size(), 4u);
+}
+
+// Whether this machine's loopback has IPv6 (::1).
+bool HasIPv6Loopback() {
+    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
+TEST(HttpStreamAllowlist, OtherSpellingsOfARefusedAddressAreRefused) {
+    if (!HasIPv6Loopback()) {
+        GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+    }
+    TestServer v4(Answer("v4\n"), "127.0.0.1");
+    TestServer v6(Answer("v6\n"), "::1");
+    // IPv4-mapped (connects to the IPv4 listener through an IPv6 socket), decimal, IPv6 loopback.
+    for (const std::string &url :
+         {v4.UrlAs("[::ffff:127.0.0.1]", "/x"), v4.UrlAs("2130706433", "/x"), v4.UrlAs("0x7f.1", "/x"), v6.Url("/x")}) {
+        HttpStream stream(url, Allowing("public"));
+        HttpError e = StartError(stream);
+        EXPECT_EQ(e.kind(), HttpErrorKind::kNotAllowed) << url << ": " << e.what();
+        EXPECT_TRUE(Contains(e.what(), "is not allowed by bulk_ingest.allowed_hosts")) << e.what();
+    }
+    EXPECT_EQ(v4.Accepted(), 0);
+    EXPECT_EQ(v6.Accepted(), 0);
+    // Listed, they are fetched: the IPv6 loopback, and the IPv4-mapped form by its IPv4 address.
+    HttpStream allowed_v6(v6.Url("/x"), Allowing("::1"));
+    EXPECT_EQ(ReadAll(allowed_v6).body, "v6\n");
+    HttpStream allowed_mapped(v4.UrlAs("[::ffff:127.0.0.1]", "/x"), Allowing("127.0.0.1"));
+    EXPECT_EQ(ReadAll(allowed_mapped).body, "v4\n");
+}
+
+TEST(HttpStreamAllowlist, ANameThatResolvesToARefusedAddressIsRefusedUnlessListedByName) {
+    TestServer server(Answer("local\n"), "127.0.0.1");
+    const std::string url = server.UrlAs("localhost", "/x");
+    for (const char *list : {"public", "*.localhost", "localhost.example", "10.0.0.0/8"}) {
+        HttpStream stream(url, Allowing(list));
+        HttpError e = StartError(stream);
+        EXPECT_EQ(e.kind(), HttpErrorKind::kNotAllowed) << list << ": " << e.what();
+        // localhost is 127.0.0.1 and ::1: the message names the first address refused.
+        EXPECT_TRUE(Contains(e.what(), "could not fetch \"" + url + "\": host \"localhost\" (")) << e.what();
+        EXPECT_TRUE(Contains(e.what(), ") is not allowed by bulk_ingest.allowed_hosts")) << e.what();
+    }
+    EXPECT_EQ(server.Accepted(), 0);
+    // The DBA trusts the name, whatever it resolves to.
+    for (const char *list : {"localhost", "LocalHost", "public, localhost."}) {
+        HttpStream stream(url, Allowing(list));
+        EXPECT_EQ(ReadAll(stream).body, "local\n") << list;
+    }
+    EXPECT_EQ(server.Requests().size(), 3u);
+}
+
+TEST(HttpStreamAllowlist, ARedirectToARefusedAddressIsRefused) {
+    TestServer refused(Answer("metadata\n"), "127.0.0.2");
+    TestServer allowed(RedirectTo(refused.Url("/latest/meta-data")), "127.0.0.1");
+    const std::string url = allowed.Url("/start");
+    HttpStream stream(url, Allowing("127.0.0.1"));
+    HttpError e = StartError(stream);
+    EXPECT_EQ(e.kind(), HttpErrorKind::kNotAllowed) << e.what();
+    EXPECT_EQ(e.status(), 0);
+    EXPECT_EQ(std::string(e.what()), "could not fetch \"" + url + "\" (redirected to \"" +
+                                         refused.Url("/latest/meta-data") +
+                                         "\"): host \"127.0.0.2\" (127.0.0.2) is not allowed by "
+                                         "bulk_ingest.allowed_hosts");
+    EXPECT_EQ(allowed.Requests().size(), 1u);
+    EXPECT_EQ(refused.Accepted(), 0);
+    EXPECT_TRUE(refused.Requests().empty());
+}
+
+TEST(HttpStreamAllowlist, ARedirectToALocalNameIsRefused) {
+    TestServer local(Answer("local\n"), "127.0.0.1");
+    TestServer allowed(RedirectTo(local.UrlAs("localhost", "/admin")), "127.0.0.2");
+    HttpStream stream(allowed.Url("/start"), Allowing("127.0.0.2"));
+    HttpError e = StartError(stream);
+    EXPECT_EQ(e.kind(), HttpErrorKind::kNotAllowed) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "host \"localhost\" (")) << e.what();
+    EXPECT_EQ(local.Accepted(), 0);
+}
+
+// Handles /r/N by redirecting to /r/N+1 until N reaches hops, then answers.
+Handler Chain(int hops) {
+    return [hops](const Exchange &ex) {
+        int n = std::atoi(ex.request.target.substr(3).c_str());
+        if (n < hops) {
+            ex.Send(Response(302, "Found", {"Location: /r/" + std::to_string(n + 1)}, "hop body\n"));
+        } else {
+            ex.Send(Response(200, "OK", {}, "end of chain\n"));
+        }
+    };
+}
+
+TEST(HttpStreamRedirects, TenRedirectsAreFollowedNotEleven) {
+    TestServer ten(Chain(10));
+    HttpStream ok(ten.Url("/r/0"), Allowing("127.0.0.1"));
+    EXPECT_EQ(ReadAll(ok).body, "end of chain\n");
+    EXPECT_EQ(ok.Url(), ten.Url("/r/10"));
+    EXPECT_EQ(ten.Requests().size(), 11u);
+
+    TestServer eleven(Chain(11));
+    HttpStream stream(eleven.Url("/r/0"), Allowing("127.0.0.1"));
+    HttpError e = StartError(stream);
+    EXPECT_EQ(e.kind(), HttpErrorKind::kTooManyRedirects) << e.what();
+    EXPECT_EQ(std::string(e.what()), "could not fetch \"" + eleven.Url("/r/0") + "\" (redirected to \"" +
+                                         eleven.Url("/r/10") +
+                                         "\"): gave up after 10 redirects (HTTP 302 to \"/r/11\")");
+    EXPECT_EQ(eleven.Requests().size(), 11u);  // /r/11 was never asked for
+    EXPECT_EQ(eleven.Requests().back().target, "/r/10");
+}
+
+TEST(HttpStreamRedirects, ARedirectToAnotherProtocolIsRefused) {
+    for (const char *location : {"ftp://127.0.0.1/data.json", "FTP://127.0.0.1:21/x", "gopher://127.0.0.1/",
+                                 "file:///etc/passwd", "dict://127.0.0.1:11211/stat"}) {
+        TestServer server(RedirectTo(location));
+        HttpStream stream(server.Url("/start"), Allowing("public, 127.0.0.1"));
+        HttpError e = StartError(stream);
+        EXPECT_EQ(e.kind(), HttpErrorKind::kForbiddenScheme) << location << ": " << e.what();
+        EXPECT_TRUE(Contains(e.what(), "could not fetch \"" + server.Url("/start") + "\": the redirect to \""))
+            << e.what();
+        EXPECT_TRUE(Contains(e.what(), "is not allowed (only http and https)")) << e.what();
+        EXPECT_EQ(server.Requests().size(), 1u);
+    }
+}
+
+TEST(HttpStreamRedirects, RelativeAndSchemeRelativeLocationsResolveAgainstTheCurrentUrl) {
+    TestServer other(Answer("other\n"), "127.0.0.2");
+    TestServer server([&](const Exchange &ex) {
+        const std::string &t = ex.request.target;
+        if (t == "/a/b/start") {
+            ex.Send(Response(301, "Moved", {"Location: ../c/next?x=1#frag"}, ""));
+        } else if (t == "/a/c/next?x=1") {
+            ex.Send(Response(303, "See Other", {"Location: final"}, ""));
+        } else if (t == "/a/c/final") {
+            ex.Send(Response(307, "Temporary", {"Location: //127.0.0.2:" + std::to_string(other.Port()) + "/o"}, ""));
+        } else {
+            ex.Send(Response(404, "Not Found", {}, ""));
+        }
+    });
+    HttpStream stream(server.Url("/a/b/start"), Allowing("127.0.0.1, 127.0.0.2"));
+    EXPECT_EQ(ReadAll(stream).body, "other\n");
+    EXPECT_EQ(stream.Url(), other.Url("/o"));
+    ASSERT_EQ(server.Requests().size(), 3u);
+    EXPECT_EQ(server.Requests()[1].target, "/a/c/next?x=1");
+    EXPECT_EQ(server.Requests()[2].target, "/a/c/final");
+}
+
+TEST(HttpStreamRedirects, EveryRedirectStatusIsFollowedAndOnlyThose) {
+    for (int status : {301, 302, 303, 307, 308}) {
+        TestServer server([status](const Exchange &ex) {
+            if (ex.request.target == "/start") {
+                ex.Send(Response(status, "Redirect", {"Location: /end"}, "redirect body\n"));
+            } else {
+                ex.Send(Response(200, "OK", {}, "end\n"));
+            }
+        });
+        HttpStream stream(server.Url("/start"), Allowing("127.0.0.1"));
+        EXPECT_EQ(ReadAll(stream).body, "end\n") << status;
+        EXPECT_EQ(stream.BodyBytesRead(), 4u) << status;
+    }
+    // 300 and 304 are responses (not followed): non-2xx statuses. A redirect without a Location is one too.
+    for (int status : {300, 304, 305}) {
+        TestServer server([status](const Exchange &ex) { ex.Send(Response(status, "Other", {"Location: /end"}, "")); });
+        HttpStream stream(server.Url("/start"), Allowing("127.0.0.1"));
+        HttpError e = StartError(stream);
+        EXPECT_EQ(e.status(), status) << e.what();
+        EXPECT_EQ(server.Requests().size(), 1u);
+    }
+    TestServer no_location([](const Exchange &ex) { ex.Send(Response(302, "Found", {}, "")); });
+    HttpStream stream(no_location.Url("/start"), Allowing("127.0.0.1"));
+    EXPECT_EQ(StartError(stream).status(), 302);
+}
+
+TEST(HttpStreamRedirects, AnInvalidLocationIsAnInvalidUrl) {
+    TestServer server(RedirectTo("http://[::1"));
+    HttpStream stream(server.Url("/start"), Allowing("127.0.0.1"));
+    HttpError e = StartError(stream);
+    EXPECT_EQ(e.kind(), HttpErrorKind::kInvalidUrl) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "could not fetch \"" + server.Url("/start") + "\": the redirect to <http://[::1>"))
+        << e.what();
+}
+
+// Records the headers each server saw.
+Handler RecordAndRedirect(const std::string &location) {
+    return [location](const Exchange &ex) {
+        if (ex.request.target == "/start") {
+            ex.Send(Response(302, "Found", {"Location: " + location}, ""));
+        } else {
+            ex.Send(Response(200, "OK", {}, "done\n"));
+        }
+    };
+}
+
+HttpOptions WithHeaders(const std::string &allowed_hosts) {
+    HttpOptions options = Allowing(allowed_hosts);
+    options.headers = {"X-Trace: 42", "Authorization: Bearer header-token", "Cookie: session=c00kie"};
+    options.sensitive_headers = {"X-Api-Key: s3cr3t"};
+    return options;
+}
+
+TEST(HttpStreamRedirects, SensitiveHeadersStayWithTheOriginalOrigin) {
+    TestServer other_address(Answer("other\n"), "127.0.0.2");
+    TestServer other_port(Answer("port\n"), "127.0.0.1");
+    for (TestServer *target : {&other_address, &other_port}) {
+        TestServer first(RecordAndRedirect(target->Url("/landing")), "127.0.0.1");
+        HttpStream stream(first.Url("/start"), WithHeaders("127.0.0.0/8"));
+        EXPECT_EQ(ReadAll(stream).error, "");
+        ASSERT_EQ(first.Requests().size(), 1u);
+        const Request there = first.Requests()[0];
+        EXPECT_EQ(there.Header("X-Api-Key"), "s3cr3t");
+        EXPECT_EQ(there.Header("Authorization"), "Bearer header-token");
+        EXPECT_EQ(there.Header("Cookie"), "session=c00kie");
+        EXPECT_EQ(there.Header("X-Trace"), "42");
+        ASSERT_FALSE(target->Requests().empty());
+        const Request elsewhere = target->Requests().back();
+        EXPECT_EQ(elsewhere.target, "/landing");
+        EXPECT_EQ(elsewhere.Header("X-Trace"), "42");  // not sensitive: sent everywhere
+        for (const char *name : {"X-Api-Key", "Authorization", "Cookie"}) {
+            EXPECT_EQ(elsewhere.Header(name), "") << name << " reached " << target->Url("/landing");
+        }
+    }
+}
+
+TEST(HttpStreamRedirects, SensitiveHeadersAreKeptOnASameOriginRedirect) {
+    TestServer server(RecordAndRedirect("/next"));
+    HttpStream stream(server.Url("/start"), WithHeaders("127.0.0.1"));
+    EXPECT_EQ(ReadAll(stream).body, "done\n");
+    auto requests = server.Requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[1].target, "/next");
+    for (const Request &request : requests) {
+        EXPECT_EQ(request.Header("X-Api-Key"), "s3cr3t");
+        EXPECT_EQ(request.Header("Authorization"), "Bearer header-token");
+        EXPECT_EQ(request.Header("X-Trace"), "42");
+    }
+}
+
+TEST(HttpStreamHeaders, ALineBreakInAHeaderIsRefusedBeforeAnyConnection) {
+    TestServer server(Answer("x\n"));
+    struct Case {
+        std::vector<std::string> headers;
+        std::vector<std::string> sensitive;
+        const char *message;
+    };
+    const Case cases[] = {
+        {{"X-Trace: 1\r\nX-Injected: yes"},
+         {},
+         "the value of request header \"X-Trace\" contains a line break (CR or LF) or a NUL byte"},
+        {{},
+         {"Authorization: Bearer s3cr3t\r\n\r\nGET /admin HTTP/1.1"},
+         "the value of request header \"Authorization\" contains a line break (CR or LF) or a NUL byte"},
+        {{"X-Key: a\nb"}, {}, "the value of request header \"X-Key\" contains a line break (CR or LF) or a NUL byte"},
+        {{std::string("X-Key: a\0b", 10)},
+         {},
+         "the value of request header \"X-Key\" contains a line break (CR or LF) or a NUL byte"},
+        {{"Host: internal.example"}, {}, "request header \"Host\" cannot be set"},
+        {{}, {"host: internal.example"}, "request header \"host\" cannot be set"},
+        {{"Transfer-Encoding: chunked"}, {}, "request header \"Transfer-Encoding\" cannot be set"},
+        {{"Content-Length: 5"}, {}, "request header \"Content-Length\" cannot be set"},
+        {{"Connection: keep-alive"}, {}, "request header \"Connection\" cannot be set"},
+        {{"Bad Name: v"}, {}, "\"Bad Name\" is not a valid request header name"},
+        {{"no colon s3cr3t"}, {}, "a request header is not of the form \"Name: value\""},
+    };
+    for (const Case &c : cases) {
+        HttpOptions options = Allowing("127.0.0.1");
+        options.headers = c.headers;
+        options.sensitive_headers = c.sensitive;
+        std::string message = ConstructionError(server.Url("/x"), options);
+        EXPECT_TRUE(Contains(message, c.message)) << message;
+        EXPECT_FALSE(Contains(message, "s3cr3t")) << message;
+        EXPECT_FALSE(Contains(message, "HttpError")) << message;
+    }
+    EXPECT_EQ(server.Accepted(), 0);
+}
+
+// http_proxy, HTTPS_PROXY and ALL_PROXY of the server's environment would make libcurl connect to the proxy, whose
+// address the allowlist would judge instead of the source's.
+TEST(HttpStreamProxies, TheEnvironmentsProxiesAreNeverUsed) {
+    TestServer proxy(Answer("from the proxy\n"), "127.0.0.2");
+    TestServer server(Answer("direct\n"), "127.0.0.1");
+    const std::string proxy_url = proxy.Url("");
+    ::setenv("http_proxy", proxy_url.c_str(), 1);
+    ::setenv("ALL_PROXY", proxy_url.c_str(), 1);
+    ::setenv("all_proxy", proxy_url.c_str(), 1);
+    ::unsetenv("no_proxy");
+    ::unsetenv("NO_PROXY");
+    HttpStream stream(server.Url("/x"), Allowing("127.0.0.1, 127.0.0.2"));
+    ReadResult result = ReadAll(stream);
+    ::unsetenv("http_proxy");
+    ::unsetenv("ALL_PROXY");
+    ::unsetenv("all_proxy");
+    EXPECT_EQ(result.body, "direct\n") << result.error;
+    EXPECT_EQ(server.Requests().size(), 1u);
+    EXPECT_EQ(proxy.Accepted(), 0);
+}
+
+TEST(HttpStreamAllowlist, NoAllowlistChecksNothing) {
+    TestServer server(Answer("open\n"), "127.0.0.2");
+    HttpStream stream(server.Url("/x"), QuickOptions());
+    EXPECT_EQ(ReadAll(stream).body, "open\n");
 }
 
 }  // namespace

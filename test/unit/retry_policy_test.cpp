@@ -91,6 +91,7 @@ TEST(RetryPolicy, RefusedRedirectsInvalidUrlsAndTlsFailuresAreNotRetried) {
                           Case{HttpErrorKind::kInvalidUrl, "an invalid URL is not retried"},
                           Case{HttpErrorKind::kTooManyRedirects, "too many redirects are not retried"},
                           Case{HttpErrorKind::kTls, "TLS verification failure is not retried"},
+                          Case{HttpErrorKind::kNotAllowed, "bulk_ingest.allowed_hosts refuses is not retried"},
                           Case{HttpErrorKind::kOther, "this error is not retried"}}) {
         EXPECT_FALSE(RetryPolicy::IsRetryable(0, c.kind));
         World world;
@@ -99,6 +100,28 @@ TEST(RetryPolicy, RefusedRedirectsInvalidUrlsAndTlsFailuresAreNotRetried) {
         EXPECT_FALSE(decision.retry);
         EXPECT_TRUE(Contains(decision.reason, c.reason)) << decision.reason;
     }
+}
+
+// An address bulk_ingest.allowed_hosts refuses stays refused: retrying would only knock again, whatever the limits
+// and whatever Retry-After the refused request might carry.
+TEST(RetryPolicy, AnAddressTheAllowlistRefusesIsNeverRetried) {
+    EXPECT_FALSE(RetryPolicy::IsRetryable(0, HttpErrorKind::kNotAllowed));
+    EXPECT_FALSE(RetryPolicy::IsRetryable(503, HttpErrorKind::kNotAllowed));
+    World world;
+    RetryOptions options = NoJitter();
+    options.max_retries = 100;
+    options.total_budget_ms = 0;
+    RetryPolicy policy = world.Policy(options);
+    HttpError refused(
+        0,
+        "could not fetch \"" + kUrl + "\": host \"localhost\" (127.0.0.1) is not allowed by bulk_ingest.allowed_hosts",
+        HttpErrorKind::kNotAllowed, std::string("1"));
+    RetryDecision decision = policy.OnFailure(kUrl, refused);
+    EXPECT_FALSE(decision.retry);
+    EXPECT_EQ(decision.reason, "an address bulk_ingest.allowed_hosts refuses is not retried");
+    ASSERT_EQ(policy.History().size(), 1u);
+    EXPECT_TRUE(Contains(policy.History()[0], "no response (not allowed)")) << policy.History()[0];
+    EXPECT_EQ(policy.RetriesOfThisRequest(), 0);
 }
 
 TEST(RetryPolicy, RetriedStatuses) {

@@ -42,6 +42,19 @@ TEST(Secrets, RedactsPlainAndEncodedValues) {
     EXPECT_EQ(RedactSecrets("page 12", secrets), "page 12");  // too short to redact without mangling text
 }
 
+TEST(Secrets, RedactsEveryUrlEncodingOfAValue) {
+    // A server echoes the query into its next-page links encoded its own way: form encoding (a space as '+'),
+    // lowercase hex digits, or characters left unencoded that the extension would encode.
+    SecretMap secrets{{"key", "key/+ 7c41"}};
+    EXPECT_EQ(RedactSecrets("?api_key=key%2F%2B+7c41&page=2", secrets), "?api_key=***&page=2");
+    EXPECT_EQ(RedactSecrets("?api_key=key%2f%2b%207c41", secrets), "?api_key=***");
+    EXPECT_EQ(RedactSecrets("?api_key=key/%2B%207c41&x=key/+ 7c41", secrets), "?api_key=***&x=***");
+    EXPECT_EQ(RedactSecrets("?api_key=key/+ 7c4", secrets), "?api_key=key/+ 7c4");  // not the whole value
+    EXPECT_EQ(RedactSecrets("%%2 key%2F%2B%2", secrets), "%%2 key%2F%2B%2");        // broken escapes
+    SecretMap plus{{"pw", "a+b+c+d"}};
+    EXPECT_EQ(RedactSecrets("pw=a%2Bb%2bc+d", plus), "pw=***");  // a "+" of the value matches "+" and %2B
+}
+
 TEST(Secrets, Base64) {
     EXPECT_EQ(Base64Encode(""), "");
     EXPECT_EQ(Base64Encode("f"), "Zg==");

@@ -170,3 +170,54 @@ TEST(PercentEncode, KeepsOnlyUnreservedCharacters) {
 }
 
 }  // namespace
+
+namespace {
+
+using bulk_ingest::OriginOf;
+using bulk_ingest::ResolveRedirectLocation;
+using bulk_ingest::SameOrigin;
+
+// The host is read as libcurl reads it when it connects: the allowlist checks what libcurl will resolve.
+TEST(OriginOf, ReadsTheHostAsLibcurlConnectsToIt) {
+    auto origin = OriginOf("HTTPS://API.Example.com/v1?x=1");
+    EXPECT_EQ(origin.scheme, "https");
+    EXPECT_EQ(origin.host, "API.Example.com");
+    EXPECT_EQ(origin.port, 443);
+    EXPECT_EQ(OriginOf("http://a.example:8080/").port, 8080);
+    EXPECT_EQ(OriginOf("http://a.example/").port, 80);
+    EXPECT_EQ(OriginOf("http://[::1]:8080/x").host, "[::1]");
+    EXPECT_EQ(OriginOf("http://2130706433/").host, "127.0.0.1");
+    EXPECT_EQ(OriginOf("http://0x7f.1/").host, "127.0.0.1");
+    EXPECT_EQ(OriginOf("http://%6c%6fcalhost/").host, "localhost");
+    EXPECT_EQ(OriginOf("http://user:pw@h.example/").host, "h.example");
+    EXPECT_EQ(OriginOf("file:///etc/passwd").host, "");
+    EXPECT_EQ(OriginOf("ftp://h.example/x").scheme, "ftp");
+    EXPECT_THROW(OriginOf("http://[::1/"), Error);
+    EXPECT_THROW(OriginOf("/relative"), Error);
+}
+
+TEST(SameOrigin, SchemeHostAndPort) {
+    EXPECT_TRUE(SameOrigin(OriginOf("http://a.example/x"), OriginOf("HTTP://A.EXAMPLE:80/y")));
+    EXPECT_TRUE(SameOrigin(OriginOf("http://a.example./x"), OriginOf("http://a.example/y")));
+    EXPECT_FALSE(SameOrigin(OriginOf("http://a.example/"), OriginOf("https://a.example/")));
+    EXPECT_FALSE(SameOrigin(OriginOf("http://a.example/"), OriginOf("http://a.example:8080/")));
+    EXPECT_FALSE(SameOrigin(OriginOf("http://a.example/"), OriginOf("http://b.a.example/")));
+    EXPECT_FALSE(SameOrigin(OriginOf("http://127.0.0.1/"), OriginOf("http://localhost/")));
+}
+
+TEST(ResolveRedirectLocation, RelativeAbsoluteAndInvalid) {
+    const std::string base = "http://user:pw@h.example:8080/dir/page?x#f";
+    EXPECT_EQ(ResolveRedirectLocation("/new", base), "http://user:pw@h.example:8080/new");
+    EXPECT_EQ(ResolveRedirectLocation(" next?q=1 ", base), "http://user:pw@h.example:8080/dir/next?q=1");
+    EXPECT_EQ(ResolveRedirectLocation("../up#frag", base), "http://user:pw@h.example:8080/up");
+    // Another authority carries none of the base's credentials.
+    EXPECT_EQ(ResolveRedirectLocation("//other.example:81/x", base), "http://other.example:81/x");
+    EXPECT_EQ(ResolveRedirectLocation("https://other.example/a b", base), "https://other.example/a%20b");
+    // Any scheme resolves: the caller refuses it by name.
+    EXPECT_EQ(ResolveRedirectLocation("ftp://other.example/x", base), "ftp://other.example/x");
+    EXPECT_EQ(ResolveRedirectLocation("file:///etc/passwd", base), "file:///etc/passwd");
+    EXPECT_THROW(ResolveRedirectLocation("http://[::1", base), Error);
+    EXPECT_THROW(ResolveRedirectLocation("  ", base), Error);
+}
+
+}  // namespace
