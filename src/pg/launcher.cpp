@@ -357,7 +357,7 @@ static void LauncherMain(Datum main_arg) {
         CHECK_FOR_INTERRUPTS();
     }
     if (LauncherMustLeave(launcher_database)) {
-        ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so its launcher stops",
+        ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so the launcher stops",
                                  launcher_database_name)));
     } else if (extension_missing && announced) {
         ereport(LOG, (errmsg("pg_bulk_ingest launcher: the extension was dropped from database \"%s\", so its "
