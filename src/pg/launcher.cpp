@@ -37,8 +37,11 @@ static const long kRetryMs = 1000;
 static Oid launcher_database = InvalidOid;
 static char *launcher_database_name = NULL;
 // Set when the extension is not created in the database: the launcher leaves (the supervisor starts one again when
-// CREATE EXTENSION commits).
+// CREATE EXTENSION commits), or waits for it when it is the one launcher of bulk_ingest.database_name.
 static bool extension_missing = false;
+// How long the launcher of bulk_ingest.database_name sleeps while the extension is not created (CREATE EXTENSION
+// wakes it before).
+static const long kNoExtensionMs = 60000;
 
 // The workers this launcher started and has not seen exit.
 typedef struct Launched {
@@ -316,22 +319,34 @@ static void LauncherMain(Datum main_arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
+    // No database in the argument: the one database of bulk_ingest.database_name, served as 0.1 served it (a static
+    // worker, no supervisor); it waits for the extension rather than leave.
+    bool single = !OidIsValid(DatumGetObjectId(main_arg));
     launcher_database = DatumGetObjectId(main_arg);
     before_shmem_exit(LeaveRegistry, (Datum)0);
-    BackgroundWorkerInitializeConnectionByOid(launcher_database, InvalidOid, 0);
+    if (single) {
+        BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
+        launcher_database = MyDatabaseId;
+    } else {
+        BackgroundWorkerInitializeConnectionByOid(launcher_database, InvalidOid, 0);
+    }
     UseSafeSearchPathForSession();
     pgstat_report_appname("pg_bulk_ingest launcher");
     StartTransactionCommand();
     launcher_database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
     CommitTransactionCommand();
+    if (single) {
+        SetLauncherState(launcher_database, LAUNCHER_RUNNING, MyProcPid);  // requests wake it from the start
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", launcher_database_name)));
+    }
 
     bool recovered = false;
-    bool announced = false;
+    bool announced = single;
     while (!ShutdownRequestPending) {
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
-            if (!DatabaseIsServed(launcher_database_name)) {
+            if (!single && !DatabaseIsServed(launcher_database_name)) {
                 ereport(LOG, (errmsg("pg_bulk_ingest launcher: database \"%s\" is no longer served (%s), so its "
                                      "launcher stops",
                                      launcher_database_name, ServedDatabasesSetting())));
@@ -339,8 +354,11 @@ static void LauncherMain(Datum main_arg) {
             }
         }
         long sleep_ms = LauncherTick(&recovered);
-        if (extension_missing) {
+        if (extension_missing && !single) {
             break;  // nothing to serve here
+        }
+        if (extension_missing) {
+            sleep_ms = kNoExtensionMs;  // until CREATE EXTENSION wakes it (its script does)
         }
         if (!announced) {
             SetLauncherState(launcher_database, LAUNCHER_RUNNING, MyProcPid);
@@ -350,6 +368,9 @@ static void LauncherMain(Datum main_arg) {
             if (supervisor != 0) {
                 kill(supervisor, SIGUSR1);  // it may look at the next database
             }
+            if (TakeLauncherRecheck(launcher_database)) {
+                continue;  // a request came while it was starting: look again at once
+            }
         }
         int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0);
         (void)WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
@@ -357,6 +378,8 @@ static void LauncherMain(Datum main_arg) {
         CHECK_FOR_INTERRUPTS();
     }
     if (LauncherMustLeave(launcher_database)) {
+        // Exit status 0: a static launcher is not started again (it would only fail to connect to the dropped
+        // database); the supervisor forgets a dropped database.
         ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so the launcher stops",
                                  launcher_database_name)));
     } else if (extension_missing && announced) {

@@ -136,8 +136,8 @@ bool SetLauncherState(Oid database, LauncherState state, int pid) {
         // A request that came while the launcher was looking (CREATE EXTENSION committing meanwhile) is not lost.
         entry->state = state == LAUNCHER_ABSENT && entry->recheck ? LAUNCHER_UNKNOWN : state;
         entry->pid = pid;
-        if (state != LAUNCHER_STARTING) {
-            entry->recheck = false;
+        if (state == LAUNCHER_STARTING || state == LAUNCHER_ABSENT) {
+            entry->recheck = false;  // a fresh look starts now
         }
         if (state != LAUNCHER_LEAVING) {
             entry->must_leave = false;
@@ -182,12 +182,14 @@ void WakeLauncherOf(Oid database) {
     int pid = 0;
     SpinLockAcquire(&registry->mutex);
     LauncherEntry *entry = Find(database, true);
+    if (entry != NULL) {
+        // Not lost when the launcher is starting, or leaving because it found no extension a moment ago.
+        entry->recheck = true;
+    }
     if (entry != NULL && entry->state == LAUNCHER_RUNNING && entry->pid != 0) {
         pid = entry->pid;
     } else {
-        if (entry != NULL && entry->state == LAUNCHER_STARTING) {
-            entry->recheck = true;
-        } else if (entry != NULL) {
+        if (entry != NULL && entry->state != LAUNCHER_STARTING) {
             entry->state = LAUNCHER_UNKNOWN;  // the supervisor looks at it again
         }
         pid = registry->supervisor_pid;
@@ -225,4 +227,18 @@ bool LauncherMustLeave(Oid database) {
     bool leave = entry != NULL && entry->must_leave;
     SpinLockRelease(&registry->mutex);
     return leave;
+}
+
+bool TakeLauncherRecheck(Oid database) {
+    if (!registry) {
+        return false;
+    }
+    SpinLockAcquire(&registry->mutex);
+    LauncherEntry *entry = Find(database, false);
+    bool recheck = entry != NULL && entry->recheck;
+    if (entry != NULL) {
+        entry->recheck = false;
+    }
+    SpinLockRelease(&registry->mutex);
+    return recheck;
 }

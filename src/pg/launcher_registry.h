@@ -34,3 +34,6 @@ void WakeLauncherOf(Oid database);
 void StopLauncherOf(Oid database);
 // Whether database's launcher was asked to leave because the database is being dropped.
 bool LauncherMustLeave(Oid database);
+// Whether a request woke database's launcher while it was starting (clears it): the launcher then looks again at
+// once, since that wake went to the supervisor.
+bool TakeLauncherRecheck(Oid database);

@@ -39,6 +39,21 @@ static const long kIdleMs = 300000;    // a safety net: look at the databases ag
 void RegisterSupervisor(void) {
     BackgroundWorker worker;
     memset(&worker, 0, sizeof(worker));
+    if (bulk_ingest_database_name != NULL && bulk_ingest_database_name[0] != '\0' &&
+        (bulk_ingest_databases == NULL || strcmp(bulk_ingest_databases, "*") == 0)) {
+        // The one database of bulk_ingest.database_name, as in 0.1: its launcher alone, no supervisor (one worker
+        // slot, not two).
+        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+        worker.bgw_restart_time = 10;
+        strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
+        strlcpy(worker.bgw_function_name, "bulk_ingest_launcher_main", BGW_MAXLEN);
+        strlcpy(worker.bgw_name, "pg_bulk_ingest launcher", BGW_MAXLEN);
+        strlcpy(worker.bgw_type, "pg_bulk_ingest launcher", BGW_MAXLEN);
+        worker.bgw_main_arg = ObjectIdGetDatum(InvalidOid);
+        RegisterBackgroundWorker(&worker);
+        return;
+    }
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
     worker.bgw_restart_time = 10;

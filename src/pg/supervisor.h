@@ -3,7 +3,8 @@
 
 #include "pg/pg_prelude.h"
 
-// Called from _PG_init while preloading.
+// Called from _PG_init while preloading: registers the supervisor; or, when bulk_ingest.database_name names the one
+// database to serve (and bulk_ingest.databases is '*'), that database's launcher itself, as 0.1 did.
 void RegisterSupervisor(void);
 
 // Whether the launchers serve database dbname: bulk_ingest.databases ('*': every database with the extension, or a

@@ -161,13 +161,14 @@ def test_update_from_0_1_keeps_sources_watermarks_history_and_secrets_and_the_ne
 def test_a_launcher_running_the_new_library_waits_for_the_update_and_then_runs_the_due_source(
         make_cluster, server, owner_role):
     dbname = "upgrade_01"
-    c = make_cluster("upgrade", settings={"shared_preload_libraries": "pg_bulk_ingest",
-                                          "bulk_ingest.database_name": dbname})
+    # The library is preloaded once the database exists (a launcher started before would fail to connect).
+    c = make_cluster("upgrade")
     with c.connect() as admin:
         admin.execute('CREATE ROLE "%s" LOGIN' % owner_role)
     server.add_dataset("upl", orders(range(1, 8)), page_size=100,
                        require_headers={"Authorization": "Bearer " + TOKEN})
     create_01_database(c, dbname, server, "upl", owner_role, scheduled=True)
+    c.write_settings(**{"shared_preload_libraries": "pg_bulk_ingest", "bulk_ingest.database_name": dbname})
     offset = c.log_offset()
     c.restart()
     try:

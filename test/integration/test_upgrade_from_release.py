@@ -27,8 +27,7 @@ TOKEN = "released-t0ken"
 
 
 def test_upgrade_from_the_released_library_with_its_launcher(server):
-    c = Cluster("release-upgrade-%d" % os.getpid(),
-                settings={"shared_preload_libraries": "pg_bulk_ingest", "bulk_ingest.database_name": "shop"})
+    c = Cluster("release-upgrade-%d" % os.getpid())
     new_bindir = c.bindir
     c.bindir = RELEASE_BINDIR
     c.init()
@@ -44,7 +43,9 @@ def test_upgrade_from_the_released_library_with_its_launcher(server):
             assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_bulk_ingest'"
                                 ).fetchone()[0] == "0.1"
             conn.execute("GRANT CREATE ON SCHEMA public TO shop_owner")
-        c.restart()  # the launcher finds its database
+        # Preloaded once the database exists (a launcher started before it would fail to connect).
+        c.write_settings(**{"shared_preload_libraries": "pg_bulk_ingest", "bulk_ingest.database_name": "shop"})
+        c.restart()
         wait_for_launcher(c)
 
         # Version 0.1 at work: registered by an ordinary role (a target without a schema, as 0.1 allowed), a
