@@ -10,13 +10,15 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 EXTRA_CLEAN = $(OBJS:.o=.d)
 
-REGRESS = catalog registration
+REGRESS = catalog registration comments functions upgrade
 REGRESS_OPTS = --load-extension=pg_bulk_ingest
 
 WARNINGS = -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -Wno-unused-parameter
 # -MMD -MP: PGXS tracks no header dependencies of C++ files; without them a changed header leaves objects built
 # against its old layout.
-PG_CXXFLAGS = -std=c++17 $(WARNINGS) -Isrc -MMD -MP $(shell pkg-config --cflags libcurl)
+# The version the library is built for is the control file's default_version (catalog_version.h).
+EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" pg_bulk_ingest.control)
+PG_CXXFLAGS = -std=c++17 $(WARNINGS) -Isrc -MMD -MP $(shell pkg-config --cflags libcurl) -DBULK_INGEST_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK = $(shell pkg-config --libs libcurl) -lstdc++
 
 PG_CONFIG ?= pg_config
@@ -24,6 +26,6 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Debian's PGXS also emits LLVM bitcode with clang and no -std: give it the same language level.
-BITCODE_CXXFLAGS += -std=c++17 -Wno-register -Isrc
+BITCODE_CXXFLAGS += -std=c++17 -Wno-register -Isrc -DBULK_INGEST_VERSION='"$(EXTVERSION)"'
 
 -include $(OBJS:.o=.d)

@@ -54,18 +54,18 @@ SELECT bulk_ingest_register(NULL, 'http://h/', 't', '[{"name": "a", "type": "tex
 SELECT count(*) AS nothing_registered FROM bulk_ingest.sources WHERE source IN ('bad', '');
 
 -- Nothing is executable by PUBLIC: a role that is not a member of bulk_ingest_user may call nothing.
-CREATE ROLE outsider LOGIN;
-SET ROLE outsider;
+CREATE ROLE regress_outsider LOGIN;
+SET ROLE regress_outsider;
 SELECT bulk_ingest_register('mine', 'http://127.0.0.1:1/x', 'public.mine', '[{"name": "id", "type": "bigint"}]');
 SELECT bulk_ingest_run('orders');
 SELECT bulk_ingest_get_secret('orders', 'token');
 RESET ROLE;
-DROP ROLE outsider;
+DROP ROLE regress_outsider;
 
 -- Only the owner (or a member, or a superuser) may re-declare, run or unregister a source.
-CREATE ROLE intruder LOGIN IN ROLE bulk_ingest_user;
-GRANT CREATE ON SCHEMA public TO intruder;
-SET ROLE intruder;
+CREATE ROLE regress_intruder LOGIN IN ROLE bulk_ingest_user;
+GRANT CREATE ON SCHEMA public TO regress_intruder;
+SET ROLE regress_intruder;
 SELECT bulk_ingest_register('orders', 'http://evil.invalid/', 'public.stolen', '[{"name": "id", "type": "bigint"}]');
 SELECT bulk_ingest_run('orders');
 SELECT bulk_ingest_unregister('orders');
@@ -97,8 +97,8 @@ SELECT count(*) AS sources FROM bulk_ingest.sources WHERE source = 'unreachable'
 SELECT count(*) AS runs_kept FROM bulk_ingest.runs WHERE source = 'unreachable';
 SELECT bulk_ingest_unregister('unreachable');
 SELECT bulk_ingest_unregister('mine');
-REVOKE CREATE ON SCHEMA public FROM intruder;
-DROP ROLE intruder;
+REVOKE CREATE ON SCHEMA public FROM regress_intruder;
+DROP ROLE regress_intruder;
 
 -- options.indexes and options.partition_by are built on a scratch table at registration: every mistake names the
 -- option, and SQL text is one expression, never more. A refusal is shown as its SQLSTATE, PostgreSQL's message and

@@ -1,5 +1,6 @@
 #include "pg/catalog.h"
 
+#include "pg/catalog_version.h"
 #include "pg/rights.h"
 
 extern "C" {
@@ -46,6 +47,7 @@ static char *ResultText(int attnum, MemoryContext cxt) {
 }
 
 SourceRow *LoadSource(const char *source, bool missing_ok) {
+    CheckCatalogVersion();  // every function that acts on a source reads it first
     MemoryContext caller_cxt = CurrentMemoryContext;
     SourceRow *row = NULL;
     SPI_connect();

@@ -1,6 +1,9 @@
 #include "pg/launcher.h"
 
+#include "pg/catalog_version.h"
 #include "pg/guard.h"
+#include "pg/launcher_registry.h"
+#include "pg/supervisor.h"
 #include "pg/rights.h"
 #include "pg/run_slot.h"
 #include "pg/settings.h"
@@ -11,7 +14,6 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -19,6 +21,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -30,7 +33,14 @@ PGDLLEXPORT void bulk_ingest_launcher_main(Datum main_arg);
 
 // How long to wait before retrying when no background worker slot was free.
 static const long kRetryMs = 1000;
-// How long to wait while the extension is not created in the launcher's database.
+// The launcher's database, and its name for messages.
+static Oid launcher_database = InvalidOid;
+static char *launcher_database_name = NULL;
+// Set when the extension is not created in the database: the launcher leaves (the supervisor starts one again when
+// CREATE EXTENSION commits), or waits for it when it is the one launcher of bulk_ingest.database_name.
+static bool extension_missing = false;
+// How long the launcher of bulk_ingest.database_name sleeps while the extension is not created (CREATE EXTENSION
+// wakes it before).
 static const long kNoExtensionMs = 60000;
 
 // The workers this launcher started and has not seen exit.
@@ -42,19 +52,6 @@ typedef struct Launched {
 static Launched *launched = NULL;
 static int nlaunched = 0;
 static int maxlaunched = 0;
-
-void RegisterLauncher(void) {
-    BackgroundWorker worker;
-    memset(&worker, 0, sizeof(worker));
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = 10;
-    strlcpy(worker.bgw_library_name, "pg_bulk_ingest", BGW_MAXLEN);
-    strlcpy(worker.bgw_function_name, "bulk_ingest_launcher_main", BGW_MAXLEN);
-    strlcpy(worker.bgw_name, "pg_bulk_ingest launcher", BGW_MAXLEN);
-    strlcpy(worker.bgw_type, "pg_bulk_ingest launcher", BGW_MAXLEN);
-    RegisterBackgroundWorker(&worker);
-}
 
 static int64 SpiInt64(int row, int col) {
     bool isnull;
@@ -245,14 +242,36 @@ static long MillisecondsUntilDue(void) {
     return (long)Max(DatumGetInt64(d), 0);
 }
 
+// Whether the extension is created in the launcher's database at the library's version. A catalog of another
+// version (the library was upgraded, ALTER EXTENSION pg_bulk_ingest UPDATE not run yet) is left alone: the launcher
+// says so once and waits; the update's script wakes it (bulk_ingest._catalog_changed()).
+static bool CatalogIsUsable(void) {
+    static char *reported_version = NULL;
+    char *version = InstalledExtensionVersion();
+    extension_missing = version == NULL;
+    if (version == NULL || strcmp(version, BULK_INGEST_VERSION) == 0) {
+        return version != NULL;
+    }
+    if (reported_version == NULL || strcmp(reported_version, version) != 0) {
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher: the extension in database \"%s\" is version %s, the library "
+                             "is version %s: no source runs until ALTER EXTENSION pg_bulk_ingest UPDATE",
+                             launcher_database_name, version, BULK_INGEST_VERSION)));
+        if (reported_version != NULL) {
+            pfree(reported_version);
+        }
+        reported_version = MemoryContextStrdup(TopMemoryContext, version);
+    }
+    return false;
+}
+
 // One pass of the launcher, in one transaction. Returns how long it may sleep (-1: until woken).
 static long LauncherTick(bool *recovered) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "pg_bulk_ingest launcher: checking sources");
-    long sleep_ms = kNoExtensionMs;
-    if (OidIsValid(get_extension_oid("pg_bulk_ingest", true))) {
+    long sleep_ms = -1;  // a catalog of another version: until the update wakes it
+    if (CatalogIsUsable()) {
         SPI_connect();
         ReapWorkers();
         if (!*recovered) {
@@ -275,47 +294,105 @@ static long LauncherTick(bool *recovered) {
     return sleep_ms;
 }
 
-static void ForgetLauncherPid(int code, Datum arg) {
-    SetLauncherPid(0);
+// Says why the launcher leaves, so that the supervisor knows whether to start it again.
+static void LeaveRegistry(int code, Datum arg) {
+    LauncherState state = LAUNCHER_UNKNOWN;  // a shutdown, or the database is no longer served
+    if (code != 0) {
+        // An error: the entry stays as it was (running, or starting), which tells the supervisor that it failed;
+        // it starts the launcher again after a while.
+        state = LauncherStateOf(launcher_database, NULL);
+    } else if (LauncherMustLeave(launcher_database)) {
+        state = LAUNCHER_LEAVING;
+    } else if (extension_missing) {
+        state = LAUNCHER_ABSENT;
+    }
+    SetLauncherState(launcher_database, state, 0);
+    int supervisor = SupervisorPid();
+    if (supervisor != 0) {
+        kill(supervisor, SIGUSR1);
+    }
 }
 
-static void LauncherMain(void) {
+// A launcher serves one database (the main argument), started by the supervisor: it runs the database's due
+// schedules and queued runs while the extension is created there, and leaves when it is not.
+static void LauncherMain(Datum main_arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
+    // No database in the argument: the one database of bulk_ingest.database_name, served as 0.1 served it (a static
+    // worker, no supervisor); it waits for the extension rather than leave.
+    bool single = !OidIsValid(DatumGetObjectId(main_arg));
+    launcher_database = DatumGetObjectId(main_arg);
+    before_shmem_exit(LeaveRegistry, (Datum)0);
+    if (single) {
+        BackgroundWorkerInitializeConnection(bulk_ingest_database_name, NULL, 0);
+        launcher_database = MyDatabaseId;
+    } else {
+        BackgroundWorkerInitializeConnectionByOid(launcher_database, InvalidOid, 0);
+    }
     UseSafeSearchPathForSession();
     pgstat_report_appname("pg_bulk_ingest launcher");
-    SetLauncherPid(MyProcPid);
-    SetLauncherDatabase(MyDatabaseId);
-    before_shmem_exit(ForgetLauncherPid, (Datum)0);
-    ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", bulk_ingest_database_name)));
+    StartTransactionCommand();
+    launcher_database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+    CommitTransactionCommand();
+    if (single) {
+        SetLauncherState(launcher_database, LAUNCHER_RUNNING, MyProcPid);  // requests wake it from the start
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", launcher_database_name)));
+    }
 
     bool recovered = false;
+    bool announced = single;
     while (!ShutdownRequestPending) {
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
+            if (!single && !DatabaseIsServed(launcher_database_name)) {
+                ereport(LOG, (errmsg("pg_bulk_ingest launcher: database \"%s\" is no longer served (%s), so its "
+                                     "launcher stops",
+                                     launcher_database_name, ServedDatabasesSetting())));
+                break;
+            }
         }
         long sleep_ms = LauncherTick(&recovered);
+        if (extension_missing && !single) {
+            break;  // nothing to serve here
+        }
+        if (extension_missing) {
+            sleep_ms = kNoExtensionMs;  // until CREATE EXTENSION wakes it (its script does)
+        }
+        if (!announced) {
+            SetLauncherState(launcher_database, LAUNCHER_RUNNING, MyProcPid);
+            ereport(LOG, (errmsg("pg_bulk_ingest launcher started for database \"%s\"", launcher_database_name)));
+            announced = true;
+            int supervisor = SupervisorPid();
+            if (supervisor != 0) {
+                kill(supervisor, SIGUSR1);  // it may look at the next database
+            }
+            if (TakeLauncherRecheck(launcher_database)) {
+                continue;  // a request came while it was starting: look again at once
+            }
+        }
         int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0);
         (void)WaitLatch(MyLatch, events, sleep_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
     }
-    if (LauncherMustLeaveDatabase()) {
-        // Exit status 0 unregisters the launcher: it would only fail to connect to the dropped database.
+    if (LauncherMustLeave(launcher_database)) {
+        // Exit status 0: a static launcher is not started again (it would only fail to connect to the dropped
+        // database); the supervisor forgets a dropped database.
         ereport(WARNING, (errmsg("pg_bulk_ingest launcher: database \"%s\" is being dropped, so the launcher stops",
-                                 bulk_ingest_database_name),
-                          errhint("Schedules and bulk_ingest_start() need the launcher again: restart the server "
-                                  "(after setting bulk_ingest.database_name if the database is gone).")));
+                                 launcher_database_name)));
+    } else if (extension_missing && announced) {
+        ereport(LOG, (errmsg("pg_bulk_ingest launcher: the extension was dropped from database \"%s\", so its "
+                             "launcher stops",
+                             launcher_database_name)));
     }
     proc_exit(0);
 }
 
 void bulk_ingest_launcher_main(Datum main_arg) {
     pg_bulk_ingest::CoreFailure failure;
-    if (!pg_bulk_ingest::TryCore([&] { LauncherMain(); }, &failure)) {
+    if (!pg_bulk_ingest::TryCore([&] { LauncherMain(main_arg); }, &failure)) {
         pg_bulk_ingest::RaiseCoreFailure(&failure, "pg_bulk_ingest launcher: ");
     }
 }

@@ -4,13 +4,16 @@
 // adds the launcher (schedules, bulk_ingest_start), the settings and the progress view.
 #include "pg/pg_prelude.h"
 
-#include "pg/launcher.h"
+#include "pg/launcher_registry.h"
+#include "pg/supervisor.h"
 #include "pg/settings.h"
 #include "pg/shared_state.h"
 
 extern "C" {
 #include "catalog/objectaccess.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 
 PG_MODULE_MAGIC;
 
@@ -28,6 +31,13 @@ static void OnObjectAccess(ObjectAccessType access, Oid class_id, Oid object_id,
     if (access == OAT_DROP && class_id == DatabaseRelationId) {
         StopWorkersOfDatabase(object_id);
     }
+    // DROP EXTENSION pg_bulk_ingest: the database's launcher looks again when it commits, and leaves.
+    if (access == OAT_DROP && class_id == ExtensionRelationId && sub_id == 0) {
+        char *name = get_extension_name(object_id);
+        if (name != NULL && strcmp(name, "pg_bulk_ingest") == 0) {
+            WakeLauncherAtCommit();
+        }
+    }
 }
 
 void _PG_init(void) {
@@ -36,7 +46,8 @@ void _PG_init(void) {
         return;
     }
     RequestSharedState();
-    RegisterLauncher();
+    RequestLauncherRegistry();
+    RegisterSupervisor();
     prev_object_access_hook = object_access_hook;
     object_access_hook = OnObjectAccess;
 }

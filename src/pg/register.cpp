@@ -2,6 +2,8 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/catalog.h"
+#include "pg/catalog_version.h"
+#include "pg/cron.h"
 #include "pg/declaration.h"
 #include "pg/shape.h"
 #include "pg/guard.h"
@@ -55,6 +57,7 @@ static char *QualifiedTarget(const char *source, const char *target) {
 }
 
 BULK_INGEST_FUNCTION(bulk_ingest_register) {
+    CheckCatalogVersion();
     SourceRow *row = (SourceRow *)palloc0(sizeof(SourceRow));
     row->source = RequiredText(fcinfo, 0, "source");
     row->url = RequiredText(fcinfo, 1, "url");
@@ -111,6 +114,9 @@ BULK_INGEST_FUNCTION(bulk_ingest_register) {
         11, args, false, 0);
     Datum result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], tupdesc));
     SPI_finish();
+    if (decl->schedule != NULL) {
+        UnscheduleCronJob(row->source);  // options.schedule (an interval) replaces a cron schedule
+    }
     WakeLauncherAtCommit();
     PG_RETURN_DATUM(result);
 }
@@ -119,6 +125,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_unregister) {
     char *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
     SourceRow *existing = LoadSource(source, false);
     CheckSourceOwnership(existing, "unregister");
+    UnscheduleCronJob(existing->source);
     const char *args[] = {source};
     SPI_connect();
     ExecuteAsCatalogOwner("DELETE FROM bulk_ingest.sources WHERE source = $1", 1, args, false, 0);
@@ -143,5 +150,6 @@ BULK_INGEST_FUNCTION(bulk_ingest_set_owner) {
         "UPDATE bulk_ingest.sources SET owner = $2::oid::regrole, updated_at = now() WHERE source = $1", 2, args, false,
         0);
     SPI_finish();
+    ReownCronJob(existing->source, new_owner);  // its pg_cron job runs as the new owner too
     PG_RETURN_VOID();
 }

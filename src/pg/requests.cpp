@@ -5,10 +5,12 @@
 #include <csignal>
 
 #include "pg/catalog.h"
+#include "pg/cron.h"
 #include "pg/guard.h"
 #include "pg/settings.h"
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
+#include "pg/supervisor.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -29,11 +31,11 @@ BULK_INGEST_FUNCTION(bulk_ingest_start) {
                         errhint("Add pg_bulk_ingest to shared_preload_libraries and restart, or use "
                                 "bulk_ingest_run(), which does not need it.")));
     }
-    if (get_database_oid(bulk_ingest_database_name, true) != MyDatabaseId) {
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("the pg_bulk_ingest launcher serves database \"%s\", not this one", bulk_ingest_database_name),
-                 errhint("Set bulk_ingest.database_name, or use bulk_ingest_run() in this database.")));
+    if (!DatabaseIsServed(get_database_name(MyDatabaseId))) {
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the pg_bulk_ingest launchers do not serve database \"%s\" (%s)",
+                               get_database_name(MyDatabaseId), ServedDatabasesSetting()),
+                        errhint("Add it to bulk_ingest.databases (and reload), or use bulk_ingest_run() here.")));
     }
     SourceRow *row = LoadSource(source, false);
     CheckSourceOwnership(row, "run");
@@ -114,6 +116,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_schedule) {
     }
     SourceRow *row = LoadSource(source, false);
     CheckSourceOwnership(row, "schedule");
+    UnscheduleCronJob(row->source);  // one schedule at a time: an interval (or NULL) replaces a cron schedule
     const char *args[] = {row->source, every};
     SPI_connect();
     ExecuteAsCatalogOwner(
@@ -121,7 +124,7 @@ BULK_INGEST_FUNCTION(bulk_ingest_schedule) {
         " next_run_at = CASE WHEN $2 IS NULL THEN NULL ELSE now() END, updated_at = now() WHERE source = $1",
         2, args, false, 0);
     SPI_finish();
-    if (every != NULL && !SharedStateAvailable()) {
+    if (every != NULL && (!SharedStateAvailable() || !DatabaseIsServed(get_database_name(MyDatabaseId)))) {
         ereport(WARNING,
                 (errmsg("source \"%s\" is scheduled, but the launcher that runs schedules is not running", source),
                  errhint("Add pg_bulk_ingest to shared_preload_libraries, or schedule "
@@ -170,6 +173,15 @@ BULK_INGEST_FUNCTION(bulk_ingest_set_secret) {
     char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
     SourceRow *row = LoadSource(source, false);
     CheckSourceOwnership(row, "set a secret of");
+    // Checked here rather than by the table's CHECK constraint, whose error would show the row, its value included.
+    size_t length = strlen(name);
+    if (length == 0 || length > 64 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != length) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": invalid secret name \"%s\"", row->source, name),
+                        errdetail("A secret's name is 1 to 64 letters, digits, '_' or '-' (it is referenced as "
+                                  "{secret:name}).")));
+    }
     SPI_connect();
     if (PG_ARGISNULL(2)) {
         const char *args[] = {row->source, name};

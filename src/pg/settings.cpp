@@ -8,8 +8,26 @@
 
 extern "C" {
 #include "utils/guc.h"
+#include "utils/varlena.h"
 }
 
+// bulk_ingest.databases is '*' or a comma-separated list of database names (quoted as identifiers when needed).
+static bool CheckDatabases(char **newval, void **extra, GucSource source) {
+    if (strcmp(*newval, "*") == 0) {
+        return true;
+    }
+    char *copy = pstrdup(*newval);
+    List *names = NIL;
+    bool ok = SplitGUCList(copy, ',', &names) && names != NIL;
+    list_free(names);
+    pfree(copy);
+    if (!ok) {
+        GUC_check_errdetail("Give '*' or a comma-separated list of database names.");
+    }
+    return ok;
+}
+
+char *bulk_ingest_databases = NULL;
 char *bulk_ingest_database_name = NULL;
 int bulk_ingest_max_workers = 4;
 int bulk_ingest_history_retention = 7 * 24 * 3600;
@@ -45,11 +63,18 @@ void DefineSettings(bool preloading) {
     if (!preloading) {
         return;
     }
-    DefineCustomStringVariable(
-        "bulk_ingest.database_name", "Database in which the pg_bulk_ingest launcher runs scheduled and queued runs.",
-        NULL, &bulk_ingest_database_name, "postgres", PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+    DefineCustomStringVariable("bulk_ingest.databases",
+                               "Databases whose scheduled and queued runs pg_bulk_ingest's launchers run.",
+                               "'*': every database where the extension is created (one launcher each); or a "
+                               "comma-separated list of database names.",
+                               &bulk_ingest_databases, "*", PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY,
+                               CheckDatabases, NULL, NULL);
+    DefineCustomStringVariable("bulk_ingest.database_name",
+                               "The one database served by the launcher, as in version 0.1 (deprecated).",
+                               "When set, and bulk_ingest.databases is '*', only this database is served.",
+                               &bulk_ingest_database_name, "", PGC_POSTMASTER, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
     DefineCustomIntVariable("bulk_ingest.max_workers",
-                            "Maximum number of runs the pg_bulk_ingest launcher runs at once.",
+                            "Maximum number of runs the pg_bulk_ingest launcher of a database runs at once.",
                             "Each run is a background worker: keep max_worker_processes above this.",
                             &bulk_ingest_max_workers, 4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
     DefineCustomIntVariable("bulk_ingest.history_retention", "How long finished runs are kept in bulk_ingest.runs.",

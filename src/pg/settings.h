@@ -2,8 +2,9 @@
 // (a run's worker loads it without preloading); the launcher's only when it is preloaded.
 #pragma once
 
-extern char *bulk_ingest_database_name;    // bulk_ingest.database_name: the database the launcher serves
-extern int bulk_ingest_max_workers;        // bulk_ingest.max_workers: runs the launcher runs at once
+extern char *bulk_ingest_databases;        // bulk_ingest.databases: '*' or the databases the launchers serve
+extern char *bulk_ingest_database_name;    // bulk_ingest.database_name: the one database of 0.1 ('' when unset)
+extern int bulk_ingest_max_workers;        // bulk_ingest.max_workers: runs a launcher runs at once
 extern int bulk_ingest_history_retention;  // bulk_ingest.history_retention, seconds: finished runs kept this long
 
 // Superuser limits on what a source's options may ask of a request (0: no limit).

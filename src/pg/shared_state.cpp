@@ -1,5 +1,7 @@
 #include "pg/shared_state.h"
 
+#include "pg/launcher_registry.h"
+
 extern "C" {
 #include "access/xact.h"
 #include "storage/ipc.h"
@@ -11,9 +13,6 @@ extern "C" {
 #include <csignal>
 
 typedef struct SharedState {
-    pg_atomic_uint32 launcher_pid;
-    pg_atomic_uint32 launcher_database;
-    pg_atomic_uint32 launcher_must_leave;
     int nslots;
     ProgressSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } SharedState;
@@ -48,9 +47,6 @@ static void SharedStateStartup(void) {
     shared = (SharedState *)ShmemInitStruct("pg_bulk_ingest", SharedStateSize(), &found);
     if (!found) {
         memset(shared, 0, SharedStateSize());
-        pg_atomic_init_u32(&shared->launcher_pid, 0);
-        pg_atomic_init_u32(&shared->launcher_database, InvalidOid);
-        pg_atomic_init_u32(&shared->launcher_must_leave, 0);
         shared->nslots = SlotCount();
         for (int i = 0; i < shared->nslots; i++) {
             SpinLockInit(&shared->slots[i].mutex);
@@ -70,36 +66,11 @@ bool SharedStateAvailable(void) {
     return shared != NULL;
 }
 
-void SetLauncherPid(int pid) {
-    if (shared) {
-        pg_atomic_write_u32(&shared->launcher_pid, (uint32)pid);
-    }
-}
-
-int LauncherPid(void) {
-    return shared ? (int)pg_atomic_read_u32(&shared->launcher_pid) : 0;
-}
-
-void SetLauncherDatabase(Oid database) {
-    if (shared) {
-        pg_atomic_write_u32(&shared->launcher_database, database);
-        pg_atomic_write_u32(&shared->launcher_must_leave, 0);
-    }
-}
-
-bool LauncherMustLeaveDatabase(void) {
-    return shared && pg_atomic_read_u32(&shared->launcher_must_leave) != 0;
-}
-
 void StopWorkersOfDatabase(Oid database) {
     if (!shared) {
         return;
     }
-    int launcher = LauncherPid();
-    if (launcher != 0 && pg_atomic_read_u32(&shared->launcher_database) == database) {
-        pg_atomic_write_u32(&shared->launcher_must_leave, 1);
-        kill(launcher, SIGTERM);
-    }
+    StopLauncherOf(database);
     for (int i = 0; i < shared->nslots; i++) {
         ProgressSlot *slot = &shared->slots[i];
         int pid = 0;
@@ -119,10 +90,7 @@ static bool xact_callback_registered = false;
 
 static void WakeLauncherCallback(XactEvent event, void *arg) {
     if (event == XACT_EVENT_COMMIT && wake_at_commit) {
-        int pid = LauncherPid();
-        if (pid != 0) {
-            kill(pid, SIGUSR1);  // the launcher's SIGUSR1 handler sets its latch
-        }
+        WakeLauncherOf(MyDatabaseId);  // or the supervisor, when the database has no launcher yet
     }
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT) {
         wake_at_commit = false;

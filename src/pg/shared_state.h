@@ -1,5 +1,5 @@
-// Shared memory of pg_bulk_ingest (present only when the library is in shared_preload_libraries): the launcher's
-// pid, so that a committed request can wake it, and one progress slot per run in flight, behind bulk_ingest.progress.
+// Shared memory of pg_bulk_ingest (present only when the library is in shared_preload_libraries): one progress slot
+// per run in flight, behind bulk_ingest.progress (the launchers' pids are in launcher_registry.h).
 #pragma once
 
 #include "pg/pg_prelude.h"
@@ -34,18 +34,12 @@ void RequestSharedState(void);
 // Whether the shared memory exists (the library was preloaded).
 bool SharedStateAvailable(void);
 
-// The launcher publishes its pid; requests wake it with SIGUSR1 (which sets its latch).
-void SetLauncherPid(int pid);
-int LauncherPid(void);
-// Wakes the launcher when the current transaction commits (no-op without the launcher).
+// Wakes the launcher of this database when the current transaction commits (no-op without the launchers); with no
+// launcher there yet, the supervisor starts one.
 void WakeLauncherAtCommit(void);
-// The database the launcher is connected to (InvalidOid when none).
-void SetLauncherDatabase(Oid database);
-// Called when database is about to be dropped: our workers connected to it leave at once (runs are cancelled, the
+// Called when database is about to be dropped: our workers connected to it leave at once (runs are cancelled, its
 // launcher exits), so that they never block DROP DATABASE.
 void StopWorkersOfDatabase(Oid database);
-// Whether the launcher was asked to leave its database because it is being dropped.
-bool LauncherMustLeaveDatabase(void);
 
 // This process's progress slot (NULL when none): taken for the duration of a run, released at exit.
 extern ProgressSlot *MyProgress;

@@ -26,7 +26,7 @@ bool DeclarationUpserts(const Declaration *decl) {
     return strcmp(decl->row->upsert, "if_primary_key") == 0 && decl->primary_key_columns > 0;
 }
 
-static void CreateTarget(const Declaration *decl, Oid namespace_oid) {
+void CheckCanCreateTarget(const Declaration *decl, Oid namespace_oid) {
     if (pg_namespace_aclcheck(namespace_oid, GetUserId(), ACL_CREATE) != ACLCHECK_OK) {
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("source \"%s\": role \"%s\" lacks CREATE privilege on schema %s, which creating "
@@ -38,6 +38,10 @@ static void CreateTarget(const Declaration *decl, Oid namespace_oid) {
                                 quote_identifier(get_namespace_name(namespace_oid)),
                                 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
     }
+}
+
+static void CreateTarget(const Declaration *decl, Oid namespace_oid) {
+    CheckCanCreateTarget(decl, namespace_oid);
     SPI_connect();
     char *doing = psprintf("source \"%s\": creating table %s", decl->row->source, QuotedTargetName(decl));
     ExecuteSql(doing, CreateTableSql(decl, QuotedTargetName(decl), true, false, NULL));

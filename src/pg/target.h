@@ -24,6 +24,9 @@ typedef struct TargetState {
 // indexes and partition key.
 TargetState InspectTarget(const Declaration *decl);
 
+// Raises an error unless the current user may create the target in the schema namespace_oid (CREATE on it).
+void CheckCanCreateTarget(const Declaration *decl, Oid namespace_oid);
+
 // Raises an error naming the missing privilege (and column) unless the current user may load the declared columns
 // into relid the way the source does: INSERT, and with upserts UPDATE and SELECT of the key. Runs check it before
 // their first request.

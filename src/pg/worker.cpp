@@ -9,6 +9,7 @@
 #include "pg/declaration.h"
 #include "pg/guard.h"
 #include "core/http_stream.h"
+#include "pg/http_request.h"
 #include "pg/loader.h"
 #include "pg/rebuild.h"
 #include "pg/rights.h"
@@ -97,10 +98,6 @@ typedef struct RunState {
     bool target_settled;  // a batch has committed: the target is what later batches load into, in place
 } RunState;
 
-static bool ShouldAbortTransfer() {
-    return InterruptPending && (QueryCancelPending || ProcDiePending);
-}
-
 static void BeginTransaction(const char *activity) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
@@ -180,14 +177,6 @@ static char *Redacted(const RunState *run, MemoryContext into, const char *text)
     return CallCoreForText(into, [&] { return bulk_ingest::RedactSecrets(text, *run->secrets); });
 }
 
-// A source's value (0: unlimited) bounded by a superuser limit (0: none).
-static int64 Bounded(int64 value, int64 limit) {
-    if (limit <= 0) {
-        return value;
-    }
-    return value <= 0 ? limit : Min(value, limit);
-}
-
 // Sleeps for ms milliseconds, or less if an interrupt (a cancel, a shutdown) arrives: that raises its error.
 static void WaitInterruptibly(int64 ms) {
     TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
@@ -215,24 +204,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     for (;;) {
         MemoryContextSwitchTo(attempt_cxt);
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
-            bulk_ingest::HttpOptions options;
-            options.should_abort = ShouldAbortTransfer;
-            options.allowlist = CurrentAllowlist();
-            if (run->sensitive_headers != NULL) {
-                options.sensitive_headers = *run->sensitive_headers;
-            }
-            if (run->request_headers != NULL) {
-                options.headers = *run->request_headers;
-            }
-            if (conditional != NULL) {
-                options.headers.push_back(conditional);
-            }
-            const bulk_ingest::SourceOptions *declared = run->decl->options;
-            options.connect_timeout_ms = (long)Bounded(declared->connect_timeout_ms, bulk_ingest_connect_timeout_limit);
-            options.total_timeout_ms = (long)Bounded(declared->timeout_ms, bulk_ingest_request_timeout_limit);
-            options.max_body_bytes =
-                (uint64_t)Bounded(declared->max_response_bytes, (int64)bulk_ingest_response_size_limit * 1024);
-            return new bulk_ingest::HttpStream(url, options);
+            return new bulk_ingest::HttpStream(url, SourceHttpOptions(*run->decl->options, run->request_headers,
+                                                                       run->sensitive_headers, conditional));
         });
         int64 retry_in_ms = -1;
         CallCore([&] {
@@ -598,26 +571,10 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         LoadSecrets(run->row->source, AddSecret, run->secrets);
         const bulk_ingest::SecretMap *secrets = run->secrets;
         const bulk_ingest::SourceOptions *options = run->decl->options;
-        run->request_headers =
-            NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
-        run->sensitive_headers =
-            NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
-        std::vector<std::string> *plain = run->request_headers, *sensitive = run->sensitive_headers;
-        CallCore([&] {
-            // A header that carries a secret, or credentials, is sent to the source's own origin only: never to
-            // another host a redirect leads to.
-            for (const auto &[name, value] : options->headers) {
-                bool secret = !bulk_ingest::SecretReferences(value).empty() || bulk_ingest::IsCredentialHeader(name);
-                (secret ? sensitive : plain)
-                    ->push_back(name + ": " + bulk_ingest::ExpandSecrets(value, *secrets, false));
-            }
-            if (options->basic_auth) {
-                std::string credentials = bulk_ingest::ExpandSecrets(options->basic_auth->first, *secrets, false) +
-                                          ":" +
-                                          bulk_ingest::ExpandSecrets(options->basic_auth->second, *secrets, false);
-                sensitive->push_back("Authorization: Basic " + bulk_ingest::Base64Encode(credentials));
-            }
-        });
+        SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
+            [&] { return new SourceHeaders(SourceRequestHeaders(*options, *secrets)); });
+        run->request_headers = &headers->plain;
+        run->sensitive_headers = &headers->sensitive;
         if (!options->high_watermark_header.empty() && run->start_watermark != NULL) {
             run->conditional_header =
                 psprintf("%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since",
