@@ -267,15 +267,21 @@ BULK_INGEST_FUNCTION(bulk_ingest_preview) {
     PreviewPlan plan;
     RunRestricted(row->owner, [&] { plan = PlanTarget(decl); });
     WatermarkState watermark;
-    InitWatermark(&watermark, decl, row->watermark);
     char *high_watermark = NULL;
     int64 rows = 0;
     char *url = NULL;
     Oid preview = InvalidOid;
+    bool unchanged = false;
+    // The records are converted as a run converts them, as the owner (a domain's checks are user code, and a
+    // superuser's preview must not run the owner's code with its own rights); the preview table is the owner's.
+    RunAs(row->owner, [&] {
+        InitWatermark(&watermark, decl, row->watermark);
+        if (n > 0) {
+            preview = CreatePreviewTable(decl);
+            url = FetchFirstPage(row, decl, n, preview, &rows, &unchanged, &watermark, &high_watermark);
+        }
+    });
     if (n > 0) {
-        bool unchanged = false;
-        preview = CreatePreviewTable(decl);
-        url = FetchFirstPage(row, decl, n, preview, &rows, &unchanged, &watermark, &high_watermark);
         if (unchanged) {
             plan.action = "unchanged";
             plan.reason = psprintf(

@@ -44,6 +44,19 @@ void RunRestricted(Oid role, Body &&body) {
     EndRestricted(&region);
 }
 
+// Runs body() as role, not restricted (SECURITY_LOCAL_USERID_CHANGE only): for a caller's session acting for a
+// source's owner (a preview), so that the temporary table the owner's rows go to is the owner's, and so that the
+// user code ExecuteSql and the COPY run (restricted, as the current user) runs as the owner, never as the caller.
+template <typename Body>
+void RunAs(Oid role, Body &&body) {
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    body();
+    SetUserIdAndSecContext(saved_user, saved_context);
+}
+
 // Sets the session's search_path to the safe one (a worker's start: its role's own setting never applies).
 void UseSafeSearchPathForSession(void);
 

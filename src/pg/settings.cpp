@@ -63,12 +63,11 @@ void DefineSettings(bool preloading) {
     if (!preloading) {
         return;
     }
-    DefineCustomStringVariable("bulk_ingest.databases",
-                               "Databases whose scheduled and queued runs pg_bulk_ingest's launchers run.",
-                               "'*': every database where the extension is created (one launcher each); or a "
-                               "comma-separated list of database names.",
-                               &bulk_ingest_databases, "*", PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY,
-                               CheckDatabases, NULL, NULL);
+    DefineCustomStringVariable(
+        "bulk_ingest.databases", "Databases whose scheduled and queued runs pg_bulk_ingest's launchers run.",
+        "'*': every database where the extension is created (one launcher each); or a "
+        "comma-separated list of database names.",
+        &bulk_ingest_databases, "*", PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY, CheckDatabases, NULL, NULL);
     DefineCustomStringVariable("bulk_ingest.database_name",
                                "The one database served by the launcher, as in version 0.1 (deprecated).",
                                "When set, and bulk_ingest.databases is '*', only this database is served.",

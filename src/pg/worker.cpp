@@ -204,8 +204,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     for (;;) {
         MemoryContextSwitchTo(attempt_cxt);
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
-            return new bulk_ingest::HttpStream(url, SourceHttpOptions(*run->decl->options, run->request_headers,
-                                                                       run->sensitive_headers, conditional));
+            return new bulk_ingest::HttpStream(
+                url, SourceHttpOptions(*run->decl->options, run->request_headers, run->sensitive_headers, conditional));
         });
         int64 retry_in_ms = -1;
         CallCore([&] {

@@ -186,3 +186,17 @@ def test_a_migration_may_not_retype_a_column_another_roles_view_uses(db, server,
     # The same change with only the owner's own views goes through.
     db.execute("DROP VIEW public.rt_vv")
     assert db.run("rt", conn=conn)["rows"] == 1
+
+
+def test_a_preview_converts_records_as_the_owner_even_for_a_superuser(db, server, owner):
+    """bulk_ingest_preview runs in the caller's session: a superuser's preview of another role's source must not
+    run that role's code (a domain's check) with the superuser's rights."""
+    db.execute("CREATE DOMAIN public.previewed_text AS text CHECK (public.record_bool('preview domain'))")
+    conn = db.connect(user=owner)
+    db.register("pv", serve(server, "pv", [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]), "public.pv",
+                cols(("id", "bigint pk"), ("v", "public.previewed_text")), conn=conn)
+    preview = db.one("SELECT * FROM bulk_ingest_preview('pv', 2)")  # as the superuser
+    assert preview["rows"] == 2
+    assert db.scalar("SELECT count(*) FROM pg_temp.bulk_ingest_preview") == 2
+    assert_ran_only_as(db, {"preview domain": owner}, ["preview domain"])
+    assert db.scalar("SELECT to_regclass('public.pv') IS NULL")  # a preview loads nothing
