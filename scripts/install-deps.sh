@@ -8,6 +8,7 @@ PACKAGES=(
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
     libcurl4-openssl-dev rapidjson-dev libgtest-dev libbenchmark-dev zlib1g-dev
     python3-psycopg python3-pytest libipc-run-perl clang-format
+    distro-info-data
 )
 
 missing=()
