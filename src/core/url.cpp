@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "error.h"
+#include "watermark_format.h"
 
 namespace bulk_ingest {
 
@@ -372,7 +373,7 @@ std::string ResolveRedirectLocation(const std::string &location, const std::stri
 }
 
 void ValidateSourceUrl(const std::string &url) {
-    CheckHttpUrl(ReplaceAll(url, kPlaceholder, "0"), "URL \"" + url + "\"");
+    CheckHttpUrl(BlankPlaceholders(url, "0"), "URL \"" + url + "\"");
 }
 
 std::string ExpandUrlTemplate(const std::string &url_template, const std::string &value) {

@@ -78,18 +78,28 @@ static uint64 SourceLineOf(const CopyFeed *f, uint64 copy_line) {
     return 0;
 }
 
-// Folds the current record's watermark value into the run's maximum, in the column's own type.
-static void FoldWatermark(WatermarkState *wm, const char *value, size_t len) {
+// Folds the current record's watermark value into the run's maximum, in the column's own type, and keeps the
+// source's text of the maximum (source, source_len: before the column's format converted it).
+static void FoldWatermark(WatermarkState *wm, const char *value, size_t len, const char *source, size_t source_len) {
     MemoryContext old = MemoryContextSwitchTo(feed->row_cxt);
     MemoryContextReset(feed->row_cxt);
     Datum datum = InputFunctionCall(&wm->input, pnstrdup(value, len), wm->input_param, wm->typmod);
-    if (!wm->has_max || DatumGetInt32(FunctionCall2Coll(&wm->compare, wm->collation, datum, wm->max)) > 0) {
+    int cmp = wm->has_max ? DatumGetInt32(FunctionCall2Coll(&wm->compare, wm->collation, datum, wm->max)) : 1;
+    if (cmp < 0 && wm->max_from_run) {
+        wm->descending = true;
+    }
+    if (cmp > 0) {
         MemoryContextSwitchTo(wm->cxt);
         if (wm->has_max && !wm->typbyval) {
             pfree(DatumGetPointer(wm->max));
         }
         wm->max = datumCopy(datum, wm->typbyval, wm->typlen);
+        if (wm->max_source != NULL) {
+            pfree(wm->max_source);
+        }
+        wm->max_source = pnstrdup(source, source_len);
         wm->has_max = true;
+        wm->max_from_run = true;
         wm->changed = true;
     }
     MemoryContextSwitchTo(old);
@@ -104,6 +114,8 @@ static bool NextRow(CopyFeed *f) {
     bool have_row = false;
     const char *wm_value = NULL;
     size_t wm_len = 0;
+    const char *wm_source = NULL;
+    size_t wm_source_len = 0;
     uint64 line = 0;
     uint64 consumed = 0;
     int64 ordinal = f->rows + 1;
@@ -140,6 +152,9 @@ static bool NextRow(CopyFeed *f) {
             if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
                 wm_value = reader.Field(wm_column).text.data();
                 wm_len = reader.Field(wm_column).text.size();
+                std::string_view source_text = reader.SourceText(wm_column);
+                wm_source = source_text.data();
+                wm_source_len = source_text.size();
             }
         },
         &failure);
@@ -160,7 +175,7 @@ static bool NextRow(CopyFeed *f) {
     if (wm_value != NULL) {
         source->error_line = line;
         source->error_column = source->decl->columns[wm_column].name;
-        FoldWatermark(source->watermark, wm_value, wm_len);
+        FoldWatermark(source->watermark, wm_value, wm_len, wm_source, wm_source_len);
         source->error_line = 0;
         source->error_column = NULL;
     }

@@ -29,6 +29,11 @@ typedef struct WatermarkState {
     bool has_max;
     Datum max;
     bool changed;  // max grew in the current batch
+    // The value that holds max as the source wrote it (before a declared format), in cxt; NULL when unknown: what
+    // {high_watermark} sends back.
+    char *max_source;
+    bool max_from_run;  // max is a value of this run's records (not the stored one)
+    bool descending;    // a record of this run was below an earlier record's maximum: records are not in order
 } WatermarkState;
 
 // Where a batch's rows come from, and what it reports. Lives across the batches of a page.
