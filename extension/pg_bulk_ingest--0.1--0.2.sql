@@ -90,3 +90,20 @@ COMMENT ON TABLE bulk_ingest.sources IS
 COMMENT ON TABLE bulk_ingest.secrets IS
     'Secrets of sources, set with bulk_ingest_set_secret(); readable by superusers only (owners read theirs with '
     'bulk_ingest_get_secret)';
+
+-- ---- issue 12: real APIs: the watermark in the source's own form, and runs stopped at max_pages ---------------------
+-- {high_watermark} sends the watermark the way the source wrote it in the record that holds the maximum (epoch
+-- seconds stay epoch seconds, "2024-01-01T00:00:12+00:00" stays that text), not in PostgreSQL's text form.
+ALTER TABLE bulk_ingest.watermarks ADD COLUMN source_value text;
+COMMENT ON COLUMN bulk_ingest.watermarks.source_value IS
+    'The watermark as the source wrote it in the record that holds the maximum (before a column''s format): what '
+    '{high_watermark} sends; NULL when unknown';
+-- A run stopped by options.max_pages says so, and the next run continues with the page it did not read.
+ALTER TABLE bulk_ingest.watermarks ADD COLUMN resume jsonb;
+COMMENT ON COLUMN bulk_ingest.watermarks.resume IS
+    'Where the next run continues after a run stopped at max_pages (the next page; secrets kept as references, never '
+    'their values); NULL: from the first page';
+ALTER TABLE bulk_ingest.runs ADD COLUMN next_page text;
+COMMENT ON COLUMN bulk_ingest.runs.next_page IS
+    'The page the run did not read because it reached options.max_pages (secrets shown as ***); NULL when it read '
+    'every page';

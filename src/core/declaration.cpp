@@ -80,9 +80,20 @@ CsvReaderOptions ParseCsvOptions(const rapidjson::Value &object) {
                 throw Error("options: \"csv\": \"header\" must be true or false");
             }
             csv.header = value.GetBool();
+        } else if (key == "missing_fields" || key == "extra_fields") {
+            const bool missing = key == "missing_fields";
+            const char *accept = missing ? "null" : "ignore";
+            std::string text = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
+            if (text != "error" && text != accept) {
+                throw Error("options: \"csv\": \"" + key + "\" must be \"error\" (the default: a record with " +
+                            (missing ? "fewer" : "more") + " fields than the header fails the batch) or \"" + accept +
+                            "\" (" +
+                            (missing ? "the missing trailing fields are NULL" : "the extra fields are ignored") + ")");
+            }
+            (missing ? csv.missing_fields_null : csv.extra_fields_ignore) = text == accept;
         } else {
             throw Error("options: \"csv\": unknown key \"" + key +
-                        "\"; known keys: delimiter, escape, header, null, quote");
+                        "\"; known keys: delimiter, escape, extra_fields, header, missing_fields, null, quote");
         }
     }
     return csv;
@@ -275,6 +286,7 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             rapidjson::Writer<rapidjson::StringBuffer> writer(text);
             value.Accept(writer);
             options.pagination = ParsePagination(text.GetString());
+            options.pagination_given = true;
         } else if (key == "connect_timeout_ms" || key == "timeout_ms" || key == "max_response_bytes") {
             if (!value.IsInt64() || value.GetInt64() < 0 || (key == "connect_timeout_ms" && value.GetInt64() == 0)) {
                 throw Error("options: \"" + key + "\" must be a " +
@@ -374,6 +386,15 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                 "schedule, "
                 "timeout_ms");
         }
+    }
+    if (!options.high_watermark_header.empty() && (options.pagination_given || options.max_pages > 0)) {
+        // The header of the first page versions that page only: with more pages, a 304 of the first page would hide
+        // the changes of the others for ever.
+        throw Error("options: \"high_watermark_path\" (header:" + options.high_watermark_header +
+                    ") versions a single " + "document: the first page's " + options.high_watermark_header +
+                    " says nothing of the pages after it, so it cannot be combined with " +
+                    (options.pagination_given ? "\"pagination\"" : "\"max_pages\"") +
+                    "; use a high_watermark_column to read a paginated source incrementally");
     }
     return options;
 }

@@ -46,6 +46,7 @@ struct SourceOptions {
     int64_t batch_rows = 100000;                         // a page is cut into batches of at most this many rows
     std::optional<std::string> schedule;                 // an interval ("15 minutes"); checked by the PostgreSQL layer
     PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
+    bool pagination_given = false;                       // options.pagination was declared
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
     int max_retries = 5;                                 // retries of one failed request
     int64_t connect_timeout_ms = 10000;                  // connecting to the server, TLS included

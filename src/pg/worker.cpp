@@ -19,8 +19,11 @@
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
 #include "pg/target.h"
+#include "pg/watermark_value.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
+#include "core/resume_state.h"
+#include "core/watermark_format.h"
 #include "core/retry_policy.h"
 #include "core/request_header.h"
 #include "core/secrets.h"
@@ -92,9 +95,14 @@ typedef struct RunState {
     PageOutcome page_outcome;        // what the current page told the paginator
     BatchSource batch_source;
     WatermarkState watermark;
-    Oid relid;            // the target
-    bool target_created;  // the run created the target
-    bool target_settled;  // a batch has committed: the target is what later batches load into, in place
+    Oid relid;                          // the target
+    bool target_created;                // the run created the target
+    bool target_settled;                // a batch has committed: the target is what later batches load into, in place
+    bulk_ingest::Paginator *paginator;  // the run's pagination
+    const char *resume;                 // where the last run stopped at max_pages (JSON), NULL: none
+    bool had_resume;                    // the catalog held such a state when the run started
+    bool latest;                        // the run starts from the stored watermark (__LATEST__)
+    bulk_ingest::TemplateValue *high_watermark;  // {high_watermark} of this run's requests
 } RunState;
 
 static bool ShouldAbortTransfer() {
@@ -159,6 +167,9 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     CallCore([&] { bytes_now = reader->BytesConsumed(); });
     char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
     RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
+    if (watermark != NULL) {
+        StoreWatermarkSourceValue(run->row->source, run->watermark.max_source);
+    }
     CommitTransaction();
     run->target_settled = true;
     run->watermark.changed = false;
@@ -288,6 +299,20 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         return outcome;
     }
     const std::string &watermark_header = decl->options->high_watermark_header;
+    if (!watermark_header.empty()) {
+        // A header versions one document: the first page's ETag says nothing of the pages after it, so a source
+        // that turns out to paginate would be "unchanged" for ever while its later pages change.
+        char *next = CallCoreForText(page_cxt, [&] { return stream->NextPageUrl(); });
+        if (next != NULL) {
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("the response links to a next page (Link: rel=\"next\"), but the source's "
+                                   "watermark is its %s header (options.high_watermark_path), which versions a single "
+                                   "document: the first page's %s says nothing of the next pages",
+                                   watermark_header.c_str(), watermark_header.c_str()),
+                            errhint("Use a high_watermark_column with the source's pagination, or a URL that returns "
+                                    "the whole document.")));
+        }
+    }
     if (!watermark_header.empty() && run->header_watermark == NULL) {
         run->header_watermark = CallCoreForText(run_cxt, [&]() -> std::optional<std::string> {
             auto value = stream->Header(watermark_header);
@@ -399,6 +424,17 @@ static void IngestSource(RunState *run, const char *first_url) {
     const bulk_ingest::SourceOptions *options = run->decl->options;
     bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
         [&] { return new bulk_ingest::Paginator(options->pagination, first_url, options->max_pages); });
+    run->paginator = paginator;
+    if (run->resume != NULL) {
+        // The last run stopped at max_pages: this one continues with the page it did not read.
+        CallCore([&] {
+            std::optional<bulk_ingest::PaginatorState> state = bulk_ingest::DecodeResumeState(
+                run->resume, bulk_ingest::ResumeFingerprint(run->row->url, options->pagination), *run->secrets);
+            if (state) {
+                paginator->Resume(*state);
+            }
+        });
+    }
 
     // The target is created (when missing) and checked now, so that a declaration that cannot be applied fails
     // before any request; the rebuild itself happens in the first batch's transaction.
@@ -440,6 +476,35 @@ static void IngestSource(RunState *run, const char *first_url) {
     }
     run->batch = 0;
     MemoryContextDelete(page_cxt);
+}
+
+// A run that stopped at max_pages says so (runs.next_page, the caller's NOTICE) and keeps where the next run
+// continues: the next page itself, unless the watermark says it (records in the order of the watermark, so asking for
+// what is after the stored maximum is asking for the pages not read). A run that read every page clears it.
+static void RecordWhereTheRunStopped(RunState *run) {
+    bulk_ingest::Paginator *paginator = run->paginator;
+    if (paginator == NULL || !paginator->StoppedAtMaxPages()) {
+        if (run->had_resume && paginator != NULL && paginator->Done()) {
+            StoreResumeState(run->row->source, NULL);
+        }
+        return;
+    }
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    char *next_page = CallCoreForText(CurrentMemoryContext, [&] { return paginator->ResumeState().url; });
+    RecordNextPage(run->run_id, Redacted(run, CurrentMemoryContext, next_page));
+    bool keep_page = run->decl->watermark_column < 0 || run->watermark.descending;
+    char *state = keep_page
+                      ? CallCoreForText(CurrentMemoryContext,
+                                        [&] {
+                                            return bulk_ingest::EncodeResumeState(
+                                                paginator->ResumeState(),
+                                                bulk_ingest::ResumeFingerprint(run->row->url, options->pagination),
+                                                *run->secrets);
+                                        })
+                      : NULL;
+    if (state != NULL || run->had_resume) {
+        StoreResumeState(run->row->source, state);
+    }
 }
 
 // The history of the run's failed requests (and their retries), or NULL when every request succeeded at once.
@@ -564,6 +629,7 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
         slot->run_id = run->run_id;
     }
     run->start_watermark = run->row->watermark;
+    run->latest = strcmp(requested, "__LATEST__") == 0;
     if (strcmp(requested, "__EARLIEST__") == 0) {
         run->start_watermark = NULL;
     } else if (strcmp(requested, "__LATEST__") != 0) {
@@ -598,6 +664,15 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         LoadSecrets(run->row->source, AddSecret, run->secrets);
         const bulk_ingest::SecretMap *secrets = run->secrets;
         const bulk_ingest::SourceOptions *options = run->decl->options;
+        char *source_value, *resume;
+        LoadWatermarkExtras(run->row->source, &source_value, &resume);
+        run->watermark.max_source = source_value;
+        run->had_resume = resume != NULL;
+        run->resume = run->latest ? resume : NULL;  // a requested watermark starts from the first page
+        run->high_watermark = MakeWatermarkValue(run->decl, run->start_watermark, source_value, run->latest);
+        bulk_ingest::TemplateValues values;
+        values.high_watermark = run->high_watermark;
+        values.secrets = secrets;
         run->request_headers =
             NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
         run->sensitive_headers =
@@ -609,7 +684,8 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
             for (const auto &[name, value] : options->headers) {
                 bool secret = !bulk_ingest::SecretReferences(value).empty() || bulk_ingest::IsCredentialHeader(name);
                 (secret ? sensitive : plain)
-                    ->push_back(name + ": " + bulk_ingest::ExpandSecrets(value, *secrets, false));
+                    ->push_back(name + ": " +
+                                bulk_ingest::ExpandTemplate(value, values, bulk_ingest::TemplateEncoding::kRaw));
             }
             if (options->basic_auth) {
                 std::string credentials = bulk_ingest::ExpandSecrets(options->basic_auth->first, *secrets, false) +
@@ -629,10 +705,9 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
             retry.redact = [secrets](const std::string &text) { return bulk_ingest::RedactSecrets(text, *secrets); };
             return new bulk_ingest::RetryPolicy(retry);
         });
-        const char *watermark = run->start_watermark;
+        // The watermark and the secrets are substituted in one pass: a watermark's text never expands a secret.
         char *first_url = CallCoreForText(run_cxt, [&] {
-            return bulk_ingest::ExpandSecrets(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""),
-                                              *run->secrets, true);
+            return bulk_ingest::ExpandTemplate(run->row->url, values, bulk_ingest::TemplateEncoding::kUrl);
         });
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
@@ -645,6 +720,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         if (run->header_watermark != NULL) {
             StoreWatermark(run->row->source, run->header_watermark);
         }
+        RecordWhereTheRunStopped(run);
         FinishRun(run->run_id, run->unchanged ? "unchanged" : "succeeded", NULL, AttemptsText(run));
         MemoryContextSwitchTo(run_cxt);
         ReportOutcome(run, true, NULL);
