@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -273,9 +274,14 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
         throw Error("options must be a JSON object");
     }
     SourceOptions options;
+    bool method_given = false;
     for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
         std::string key(m->name.GetString(), m->name.GetStringLength());
         const auto &value = m->value;
+        method_given = method_given || key == "method";
+        if (ParseRequestOption(key, value, &options.request)) {
+            continue;
+        }
         if (key == "batch_rows") {
             if (!value.IsInt64() || value.GetInt64() < 1) {
                 throw Error("options: \"batch_rows\" must be a positive integer");
@@ -379,13 +385,29 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             }
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
-            throw Error(
-                "options: unknown key \"" + key +
-                "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, high_watermark_path, "
-                "indexes, max_pages, max_response_bytes, max_retries, pagination, partition_by, records_path, "
-                "schedule, "
-                "timeout_ms");
+            std::vector<std::string> known = {
+                "basic_auth",   "batch_rows", "connect_timeout_ms", "csv",         "headers",    "high_watermark_path",
+                "indexes",      "max_pages",  "max_response_bytes", "max_retries", "pagination", "partition_by",
+                "records_path", "schedule",   "timeout_ms"};
+            known.insert(known.end(), kRequestOptionKeys.begin(), kRequestOptionKeys.end());
+            std::sort(known.begin(), known.end());
+            throw Error("options: unknown key \"" + key + "\"; known keys: " + Join(known));
         }
+    }
+    RequestOptions &request = options.request;
+    if (request.body && !method_given) {
+        request.method = "POST";  // a body is posted
+    }
+    if (request.body && request.method != "POST") {
+        throw Error("options: \"body\" is sent with \"method\": \"POST\", not " + request.method);
+    }
+    if (options.pagination.in_body && request.method != "POST") {
+        throw Error(
+            "options: \"pagination\" with \"in\": \"body\" carries its parameters in a JSON request body: "
+            "declare \"method\": \"POST\" (and \"body\", {} by default)");
+    }
+    if (request.method == "POST" && !request.body) {
+        request.body = "{}";
     }
     if (!options.high_watermark_header.empty() && (options.pagination_given || options.max_pages > 0)) {
         // The header of the first page versions that page only: with more pages, a 304 of the first page would hide

@@ -13,6 +13,7 @@
 #include "columns.h"
 #include "csv_reader.h"
 #include "paginator.h"
+#include "request_options.h"
 
 namespace bulk_ingest {
 
@@ -64,6 +65,7 @@ struct SourceOptions {
     std::optional<std::pair<std::string, std::string>> basic_auth;
     std::vector<IndexDecl> indexes;  // options.indexes, in declaration order
     std::string partition_by;        // options.partition_by ("RANGE (updated_at)"); "" = not partitioned
+    RequestOptions request;          // lag, window, method and body, on_status (request_options.h)
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an

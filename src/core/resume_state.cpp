@@ -143,6 +143,45 @@ std::optional<PaginatorState> DecodeResumeState(const std::string &json, const s
     return state;
 }
 
+std::string EncodeResumePoint(const ResumePoint &point, const std::string &fingerprint, const SecretMap &secrets) {
+    rapidjson::StringBuffer buffer;
+    Writer writer(buffer);
+    writer.StartObject();
+    writer.Key("fingerprint");
+    writer.String(fingerprint.c_str(), static_cast<rapidjson::SizeType>(fingerprint.size()));
+    if (point.window) {
+        writer.Key("window");
+        writer.String(point.window->c_str(), static_cast<rapidjson::SizeType>(point.window->size()));
+    }
+    if (point.pages) {
+        const std::string pages = EncodeResumeState(*point.pages, fingerprint, secrets);
+        writer.Key("pages");
+        writer.RawValue(pages.c_str(), pages.size(), rapidjson::kObjectType);
+    }
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+ResumePoint DecodeResumePoint(const std::string &json, const std::string &fingerprint, const SecretMap &secrets) {
+    ResumePoint point;
+    rapidjson::Document doc;
+    doc.Parse(json.c_str(), json.size());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("fingerprint") || !doc["fingerprint"].IsString() ||
+        fingerprint != doc["fingerprint"].GetString()) {
+        return point;
+    }
+    if (doc.HasMember("window") && doc["window"].IsString()) {
+        point.window = doc["window"].GetString();
+    }
+    if (doc.HasMember("pages") && doc["pages"].IsObject()) {
+        rapidjson::StringBuffer buffer;
+        Writer writer(buffer);
+        doc["pages"].Accept(writer);
+        point.pages = DecodeResumeState(std::string(buffer.GetString(), buffer.GetSize()), fingerprint, secrets);
+    }
+    return point;
+}
+
 std::string ResumeFingerprint(const std::string &url_template, const PaginationSpec &p) {
     std::string text = url_template;
     for (const std::string *part :

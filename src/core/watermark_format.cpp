@@ -414,6 +414,33 @@ std::string ExpandTemplate(const std::string &text, const TemplateValues &values
     return out;
 }
 
+std::vector<Placeholder> FindJsonPlaceholders(const std::string &json) {
+    rapidjson::Document doc;
+    doc.Parse(json.c_str(), json.size());
+    if (doc.HasParseError()) {
+        throw Error("the body template is not valid JSON at byte " + std::to_string(doc.GetErrorOffset()) + ": " +
+                    rapidjson::GetParseError_En(doc.GetParseError()));
+    }
+    std::vector<Placeholder> found;
+    std::function<void(const rapidjson::Value &)> walk = [&](const rapidjson::Value &node) {
+        if (node.IsObject()) {
+            for (auto m = node.MemberBegin(); m != node.MemberEnd(); ++m) {
+                walk(m->value);
+            }
+        } else if (node.IsArray()) {
+            for (const auto &element : node.GetArray()) {
+                walk(element);
+            }
+        } else if (node.IsString()) {
+            for (Placeholder &placeholder : FindPlaceholders(std::string(node.GetString(), node.GetStringLength()))) {
+                found.push_back(std::move(placeholder));
+            }
+        }
+    };
+    walk(doc);
+    return found;
+}
+
 std::string BlankPlaceholders(const std::string &text, const std::string &replacement) {
     std::string out;
     Scan(

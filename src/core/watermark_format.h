@@ -90,6 +90,10 @@ struct TemplateValues {
 // not set and for a form that does not apply to its value.
 std::string ExpandTemplate(const std::string &text, const TemplateValues &values, TemplateEncoding encoding);
 
+// The value placeholders of every string of a JSON text (options.body); throws Error like FindPlaceholders, and for
+// text that is not JSON.
+std::vector<Placeholder> FindJsonPlaceholders(const std::string &json);
+
 // text with every value placeholder replaced by replacement (secret references kept): for checking a template's
 // syntax (a URL) without values.
 std::string BlankPlaceholders(const std::string &text, const std::string &replacement);

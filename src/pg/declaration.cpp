@@ -173,7 +173,7 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
                                     "as timestamptz, bigint, numeric, date or text.")));
         }
     }
-    CheckRequestTemplates(decl);
+    CheckRequestOptions(decl);
     return decl;
 }
 

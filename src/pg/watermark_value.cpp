@@ -13,6 +13,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/numeric.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 }
@@ -54,7 +55,44 @@ typedef struct ParsedWatermark {
     int64 epoch_us;
 } ParsedWatermark;
 
-static void ParseWatermark(const Declaration *decl, bulk_ingest::ValueKind kind, const char *text,
+// value minus options.lag, in the column's type: an interval for times (calendar arithmetic in UTC, whatever the
+// session's time zone), a number for numbers (integers rounded down: asking from earlier is safe, later is not).
+static Datum MinusLag(const Declaration *decl, bulk_ingest::ValueKind kind, Datum value, const char *lag) {
+    switch (kind) {
+        case bulk_ingest::ValueKind::kTimestampTz:
+        case bulk_ingest::ValueKind::kTimestamp:
+        case bulk_ingest::ValueKind::kDate: {
+            Datum interval =
+                DirectFunctionCall3(interval_in, CStringGetDatum(lag), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+            Datum ts = kind == bulk_ingest::ValueKind::kDate ? DirectFunctionCall1(date_timestamp, value) : value;
+            Datum lagged = DirectFunctionCall2(timestamp_mi_interval, ts, interval);
+            return kind == bulk_ingest::ValueKind::kDate ? DirectFunctionCall1(timestamp_date, lagged) : lagged;
+        }
+        case bulk_ingest::ValueKind::kNumber: {
+            const DeclaredColumn *column = &decl->columns[decl->watermark_column];
+            Oid base = getBaseType(column->type_oid);
+            Oid output_fn;
+            bool is_varlena;
+            getTypeOutputInfo(column->type_oid, &output_fn, &is_varlena);
+            Datum number = DirectFunctionCall3(numeric_in, CStringGetDatum(OidOutputFunctionCall(output_fn, value)),
+                                               ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+            Datum amount =
+                DirectFunctionCall3(numeric_in, CStringGetDatum(lag), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+            Datum lagged = DirectFunctionCall2(numeric_sub, number, amount);
+            if (base == INT2OID || base == INT4OID || base == INT8OID) {
+                lagged = DirectFunctionCall1(numeric_floor, lagged);
+            }
+            Oid input_fn, input_param;
+            getTypeInputInfo(column->type_oid, &input_fn, &input_param);
+            return OidInputFunctionCall(input_fn, DatumGetCString(DirectFunctionCall1(numeric_out, lagged)),
+                                        input_param, column->typmod);
+        }
+        default:
+            return value;
+    }
+}
+
+static void ParseWatermark(const Declaration *decl, bulk_ingest::ValueKind kind, const char *text, const char *lag,
                            ParsedWatermark *out) {
     const DeclaredColumn *column = &decl->columns[decl->watermark_column];
     Oid input_fn, input_param, output_fn;
@@ -63,8 +101,12 @@ static void ParseWatermark(const Declaration *decl, bulk_ingest::ValueKind kind,
     getTypeOutputInfo(column->type_oid, &output_fn, &is_varlena);
     // A domain's check constraints are user code.
     Datum value = (Datum)0;
-    RunRestricted(GetUserId(),
-                  [&] { value = OidInputFunctionCall(input_fn, pstrdup(text), input_param, column->typmod); });
+    RunRestricted(GetUserId(), [&] {
+        value = OidInputFunctionCall(input_fn, pstrdup(text), input_param, column->typmod);
+        if (lag != NULL) {
+            value = MinusLag(decl, kind, value, lag);
+        }
+    });
     out->parsed = true;
     out->pg_text = OidOutputFunctionCall(output_fn, value);
     out->finite = true;
@@ -81,6 +123,9 @@ static void ParseWatermark(const Declaration *decl, bulk_ingest::ValueKind kind,
 
 bulk_ingest::TemplateValue *MakeWatermarkValue(const Declaration *decl, const char *text, const char *source_text,
                                                bool stored) {
+    // The lag applies to the stored watermark (a value requested for a run is used as asked).
+    const std::optional<std::string> &lag_option = decl->options->request.lag;
+    const char *lag = stored && lag_option && decl->watermark_column >= 0 ? lag_option->c_str() : NULL;
     bulk_ingest::TemplateValue *value =
         NewInMemoryContext<bulk_ingest::TemplateValue>([] { return new bulk_ingest::TemplateValue(); });
     if (text == NULL) {
@@ -91,10 +136,10 @@ bulk_ingest::TemplateValue *MakeWatermarkValue(const Declaration *decl, const ch
     memset(&parsed, 0, sizeof(parsed));
     if (decl->watermark_column >= 0) {
         if (stored) {
-            ParseWatermark(decl, kind, text, &parsed);
+            ParseWatermark(decl, kind, text, lag, &parsed);
         } else {
             // A value the caller asked for: used as written even when it does not read as the column's type.
-            auto parse = [&] { ParseWatermark(decl, kind, text, &parsed); };
+            auto parse = [&] { ParseWatermark(decl, kind, text, NULL, &parsed); };
             if (InSubtransaction(parse, CatchesAnyError) != NULL) {
                 parsed.parsed = false;
             }
@@ -113,27 +158,37 @@ bulk_ingest::TemplateValue *MakeWatermarkValue(const Declaration *decl, const ch
         value->declared = declared;
         if (!stored) {
             value->source_text = std::string(text);  // the caller's own form
-        } else if (source_text != NULL) {
+        } else if (source_text != NULL && lag == NULL) {
             value->source_text = std::string(source_text);
+        } else if (source_text != NULL) {
+            value->source_sample = std::string(source_text);  // another value, written the same way
         }
     });
     return value;
 }
 
 // Checks the placeholders of one template; where names it in messages ("url", "options.headers \"X-Since\"").
-static void CheckTemplate(const Declaration *decl, const std::string &text, const char *where) {
+static void CheckTemplate(const Declaration *decl, const std::string &text, bool json, const char *where) {
     const char *source = decl->row->source;
     char prefix[NAMEDATALEN * 2 + 128];
     snprintf(prefix, sizeof(prefix), "source \"%s\": %s: ", source, where);
     std::vector<bulk_ingest::Placeholder> *found = NewInMemoryContext<std::vector<bulk_ingest::Placeholder>>(
-        [&] { return new std::vector<bulk_ingest::Placeholder>(bulk_ingest::FindPlaceholders(text)); }, prefix);
+        [&] {
+            return new std::vector<bulk_ingest::Placeholder>(json ? bulk_ingest::FindJsonPlaceholders(text)
+                                                                  : bulk_ingest::FindPlaceholders(text));
+        },
+        prefix);
     bulk_ingest::ValueKind kind = WatermarkKind(decl);
     for (const bulk_ingest::Placeholder &placeholder : *found) {
         const char *shown = placeholder.text.c_str();
         if (placeholder.name != bulk_ingest::PlaceholderName::kHighWatermark) {
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s%s needs options.window", prefix, shown),
-                     errhint("Declare the windows a run asks for, e.g. options.window = {\"step\": \"1 day\"}.")));
+            if (!decl->options->request.window) {
+                ereport(ERROR,
+                        (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s%s needs options.window", prefix, shown),
+                         errhint("Declare the windows a run asks for, e.g. options.window = {\"step\": \"1 day\", "
+                                 "\"start\": \"2024-01-01T00:00:00Z\"}.")));
+            }
+            continue;  // a window's bound is a timestamp: every form applies
         }
         if (!bulk_ingest::FormAppliesTo(placeholder.form, kind)) {
             const char *type =
@@ -150,12 +205,95 @@ static void CheckTemplate(const Declaration *decl, const std::string &text, cons
     }
 }
 
-void CheckRequestTemplates(const Declaration *decl) {
-    CheckTemplate(decl, decl->row->url, "url");
+// The text of an interval option, read by PostgreSQL; raises an error naming the option unless it is positive
+// (or, allow_zero, zero).
+static Interval *IntervalOption(const Declaration *decl, const char *option, const char *text, bool allow_zero) {
+    Interval *interval = NULL;
+    auto parse = [&] {
+        interval = DatumGetIntervalP(
+            DirectFunctionCall3(interval_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    };
+    ErrorData *error = InSubtransaction(parse, CatchesAnyError);
+    Interval zero;
+    memset(&zero, 0, sizeof(zero));
+    int sign =
+        error == NULL
+            ? DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(interval), IntervalPGetDatum(&zero)))
+            : -1;
+    if (error != NULL || sign < 0 || (sign == 0 && !allow_zero)) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": options: %s must be a %s interval such as \"1 day\", not \"%s\"",
+                               decl->row->source, option, allow_zero ? "non-negative" : "positive", text),
+                        error != NULL ? errdetail("%s", error->message) : 0));
+    }
+    return interval;
+}
+
+void CheckRequestOptions(const Declaration *decl) {
+    const bulk_ingest::RequestOptions &request = decl->options->request;
+    const char *source = decl->row->source;
+    CheckTemplate(decl, decl->row->url, false, "url");
     for (const auto &header : decl->options->headers) {
         char where[256];
         snprintf(where, sizeof(where), "options.headers \"%s\"", header.first.c_str());
-        CheckTemplate(decl, header.second, where);
+        CheckTemplate(decl, header.second, false, where);
+    }
+    if (request.body) {
+        CheckTemplate(decl, *request.body, true, "options.body");
+    }
+    bulk_ingest::ValueKind kind = WatermarkKind(decl);
+    bool time = kind == bulk_ingest::ValueKind::kTimestampTz || kind == bulk_ingest::ValueKind::kTimestamp ||
+                kind == bulk_ingest::ValueKind::kDate;
+    if (request.lag) {
+        if (decl->watermark_column < 0 && !request.window) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("source \"%s\": options.lag needs a high_watermark_column (or options.window): it "
+                                   "is subtracted from the watermark a request asks from",
+                                   source)));
+        }
+        if (decl->watermark_column >= 0 && !time && kind != bulk_ingest::ValueKind::kNumber) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("source \"%s\": options.lag applies to a timestamp or numeric watermark; "
+                                   "high_watermark_column \"%s\" is %s",
+                                   source, decl->row->high_watermark_column,
+                                   format_type_be(decl->columns[decl->watermark_column].type_oid))));
+        }
+        if (kind == bulk_ingest::ValueKind::kNumber && !request.lag_is_number) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("source \"%s\": options.lag must be a number for the numeric watermark \"%s\", not "
+                                   "\"%s\"",
+                                   source, decl->row->high_watermark_column, request.lag->c_str())));
+        }
+        if (kind != bulk_ingest::ValueKind::kNumber) {
+            if (request.lag_is_number) {
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("source \"%s\": options.lag must be an interval such as \"2 hours\" for a time "
+                                       "watermark or window, not the number %s",
+                                       source, request.lag->c_str())));
+            }
+            (void)IntervalOption(decl, "\"lag\"", request.lag->c_str(), true);
+        }
+    }
+    if (request.window) {
+        (void)IntervalOption(decl, "\"window\": \"step\"", request.window->step.c_str(), false);
+        if (!request.window->start) {
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("source \"%s\": options.window needs \"start\", where the first window starts "
+                                   "(a timestamp such as \"2024-01-01T00:00:00Z\")",
+                                   source)));
+        }
+        const char *start = request.window->start->c_str();
+        auto parse = [&] {
+            (void)DirectFunctionCall3(timestamptz_in, CStringGetDatum(start), ObjectIdGetDatum(InvalidOid),
+                                      Int32GetDatum(-1));
+        };
+        ErrorData *error = InSubtransaction(parse, CatchesAnyError);
+        if (error != NULL) {
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("source \"%s\": options.window: \"start\" must be a timestamp, not \"%s\"", source, start),
+                     errdetail("%s", error->message)));
+        }
     }
 }
 

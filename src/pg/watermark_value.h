@@ -19,9 +19,11 @@ bulk_ingest::ValueKind WatermarkKind(const Declaration *decl);
 bulk_ingest::TemplateValue *MakeWatermarkValue(const Declaration *decl, const char *text, const char *source_text,
                                                bool stored);
 
-// Checks the placeholders of the URL and of the header values ({high_watermark:form}, ...): forms that exist and
-// apply to the watermark column's type. Raises an error naming the source and where the placeholder is.
-void CheckRequestTemplates(const Declaration *decl);
+// Checks the request options of a declaration (registration): the placeholders of the URL, the header values and
+// the body ({high_watermark:form}, windows: forms that exist and apply to the watermark column's type), options.lag
+// (an interval or a number, as the watermark) and options.window (a positive step, a start). Raises an error naming
+// the source and the option.
+void CheckRequestOptions(const Declaration *decl);
 
 // The source form of the stored watermark, and the state a run stopped at max_pages left (JSON), of the source;
 // NULL when there is none. In the caller's memory context.

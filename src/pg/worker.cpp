@@ -20,8 +20,10 @@
 #include "pg/source_lock.h"
 #include "pg/target.h"
 #include "pg/watermark_value.h"
+#include "pg/window.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
+#include "core/request_options.h"
 #include "core/resume_state.h"
 #include "core/watermark_format.h"
 #include "core/retry_policy.h"
@@ -73,6 +75,10 @@ typedef struct PageOutcome {
     char *url;          // the URL the response came from, after redirects (relative next links resolve against it)
     char *link_header;  // all Link headers of the response, NULL when none
     char *body_value;   // the next URL or cursor the body gave (body pagination), NULL when none
+    char *has_more;     // the body's has_more_path, total_path and total_pages_path values, NULL when none
+    char *total;
+    char *total_pages;
+    char *cursor_header;  // the response header of a cursor pagination's "header"
 } PageOutcome;
 
 typedef struct RunState {
@@ -103,6 +109,12 @@ typedef struct RunState {
     bool had_resume;                    // the catalog held such a state when the run started
     bool latest;                        // the run starts from the stored watermark (__LATEST__)
     bulk_ingest::TemplateValue *high_watermark;  // {high_watermark} of this run's requests
+    char *body_template;                         // options.body expanded for this window (secrets included)
+    bool body_sensitive;                         // it holds a secret: sent to the URL's origin only
+    char *page_body;                             // the body of the page's request (with the pagination's parameters)
+    bool page_ended;                             // options.on_status said the page's status ends the data
+    bool windowed;                               // options.window: the run asks for windows
+    TimestampTz window_start;                    // the window being read
 } RunState;
 
 static bool ShouldAbortTransfer() {
@@ -238,6 +250,10 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
             if (conditional != NULL) {
                 options.headers.push_back(conditional);
             }
+            if (run->page_body != NULL) {
+                options.post_body = std::string(run->page_body);
+                options.post_body_sensitive = run->body_sensitive;
+            }
             const bulk_ingest::SourceOptions *declared = run->decl->options;
             options.connect_timeout_ms = (long)Bounded(declared->connect_timeout_ms, bulk_ingest_connect_timeout_limit);
             options.total_timeout_ms = (long)Bounded(declared->timeout_ms, bulk_ingest_request_timeout_limit);
@@ -255,7 +271,25 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
                     retry_in_ms = -2;  // not modified since the stored watermark
                     return;
                 }
-                bulk_ingest::RetryDecision decision = policy->OnFailure(url, e);
+                std::optional<bulk_ingest::StatusAction> action =
+                    e.kind() == bulk_ingest::HttpErrorKind::kStatus
+                        ? bulk_ingest::ActionFor(run->decl->options->request, e.status())
+                        : std::nullopt;
+                if (action == bulk_ingest::StatusAction::kEnd) {
+                    policy->OnSuccess(url);
+                    retry_in_ms = -3;  // options.on_status: this status is the end of the data
+                    return;
+                }
+                if (action == bulk_ingest::StatusAction::kFail) {
+                    throw bulk_ingest::HttpError(e.status(),
+                                                 std::string(e.what()) + " (options.on_status: not retried)", e.kind());
+                }
+                // options.on_status "retry": as a transient failure (the backoff, max_retries, Retry-After)
+                bulk_ingest::RetryDecision decision =
+                    action == bulk_ingest::StatusAction::kRetry
+                        ? policy->OnFailure(url, e.status(), bulk_ingest::HttpErrorKind::kConnection, e.what(),
+                                            e.retry_after())
+                        : policy->OnFailure(url, e);
                 if (!decision.retry) {
                     throw bulk_ingest::HttpError(e.status(), std::string(e.what()) + " (" + decision.reason + ")",
                                                  e.kind());
@@ -266,6 +300,10 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         MemoryContextSwitchTo(page_cxt);
         if (retry_in_ms == -2) {
             run->unchanged = true;
+            return NULL;
+        }
+        if (retry_in_ms == -3) {
+            run->page_ended = true;
             return NULL;
         }
         if (retry_in_ms < 0) {
@@ -281,7 +319,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
 static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
-    PageOutcome outcome = {0, NULL, NULL, NULL};
+    PageOutcome outcome;
+    memset(&outcome, 0, sizeof(outcome));
     // What messages and the progress view show. It outlives the page (errors after the page's end name it).
     char *shown = Redacted(run, run_cxt, url);
     if (run->page_url != NULL) {
@@ -340,6 +379,10 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     source->end_of_page = false;
     source->bytes_reported = 0;
     outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
+    const std::string &cursor_header = decl->options->pagination.header;
+    if (!cursor_header.empty()) {
+        outcome.cursor_header = CallCoreForText(run_cxt, [&] { return stream->Header(cursor_header); });
+    }
     outcome.url = CallCoreForText(run_cxt, [&] { return stream->Url(); });
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
@@ -354,8 +397,13 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     }
     run->batch--;  // the batch number taken for the next load was not used by this page
     MemoryContextSwitchTo(page_cxt);
-    outcome.body_value =
-        CallCoreForText(run_cxt, [&] { return bulk_ingest::BodyPaginationValue(*reader, *decl->options); });
+    bulk_ingest::PageInfo *body_values =
+        NewInMemoryContext<bulk_ingest::PageInfo>([] { return new bulk_ingest::PageInfo(); });
+    CallCore([&] { bulk_ingest::ReadBodyPaginationValues(*reader, *decl->options, body_values); });
+    outcome.body_value = CallCoreForText(run_cxt, [&] { return body_values->body_value; });
+    outcome.has_more = CallCoreForText(run_cxt, [&] { return body_values->has_more; });
+    outcome.total = CallCoreForText(run_cxt, [&] { return body_values->total; });
+    outcome.total_pages = CallCoreForText(run_cxt, [&] { return body_values->total_pages; });
     MemoryContextSwitchTo(run_cxt);
     MemoryContextReset(page_cxt);  // ends the transfer
     return outcome;
@@ -419,22 +467,131 @@ static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page
     }
 }
 
-static void IngestSource(RunState *run, const char *first_url) {
+// The requests of the run (or of one window): the headers and the body template with the watermark, the window's
+// bounds and the secrets substituted (in one pass: a value's text never expands a secret), in the current memory
+// context. Returns the first page's URL.
+static char *PrepareRequests(RunState *run, const bulk_ingest::TemplateValue *window_start,
+                             const bulk_ingest::TemplateValue *window_end) {
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    const bulk_ingest::SecretMap *secrets = run->secrets;
+    bulk_ingest::TemplateValues values;
+    values.high_watermark = run->high_watermark;
+    values.window_start = window_start;
+    values.window_end = window_end;
+    values.secrets = secrets;
+    run->request_headers = NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
+    run->sensitive_headers =
+        NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
+    std::vector<std::string> *plain = run->request_headers, *sensitive = run->sensitive_headers;
+    bool content_type = false;
+    CallCore([&] {
+        // A header that carries a secret, or credentials, is sent to the source's own origin only: never to
+        // another host a redirect leads to.
+        for (const auto &[name, value] : options->headers) {
+            bool secret = !bulk_ingest::SecretReferences(value).empty() || bulk_ingest::IsCredentialHeader(name);
+            (secret ? sensitive : plain)
+                ->push_back(name + ": " +
+                            bulk_ingest::ExpandTemplate(value, values, bulk_ingest::TemplateEncoding::kRaw));
+            content_type = content_type || strcasecmp(name.c_str(), "Content-Type") == 0;
+        }
+        if (options->basic_auth) {
+            std::string credentials = bulk_ingest::ExpandSecrets(options->basic_auth->first, *secrets, false) + ":" +
+                                      bulk_ingest::ExpandSecrets(options->basic_auth->second, *secrets, false);
+            sensitive->push_back("Authorization: Basic " + bulk_ingest::Base64Encode(credentials));
+        }
+        if (options->request.body && !content_type) {
+            plain->push_back("Content-Type: application/json");
+        }
+    });
+    run->body_template = NULL;
+    if (options->request.body) {
+        run->body_template = CallCoreForText(
+            CurrentMemoryContext, [&] { return bulk_ingest::ExpandJsonTemplate(*options->request.body, values); });
+        bool sensitive_body = false;
+        CallCore([&] { sensitive_body = !bulk_ingest::SecretReferences(*options->request.body).empty(); });
+        run->body_sensitive = sensitive_body;
+    }
+    return CallCoreForText(CurrentMemoryContext, [&] {
+        return bulk_ingest::ExpandTemplate(run->row->url, values, bulk_ingest::TemplateEncoding::kUrl);
+    });
+}
+
+// Reads the pages of the run (or of one window) from first_url, or from where resume says the last run stopped.
+static void IngestPages(RunState *run, const char *first_url, const bulk_ingest::PaginatorState *resume) {
     MemoryContext run_cxt = CurrentMemoryContext;
     const bulk_ingest::SourceOptions *options = run->decl->options;
     bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
         [&] { return new bulk_ingest::Paginator(options->pagination, first_url, options->max_pages); });
     run->paginator = paginator;
-    if (run->resume != NULL) {
-        // The last run stopped at max_pages: this one continues with the page it did not read.
-        CallCore([&] {
-            std::optional<bulk_ingest::PaginatorState> state = bulk_ingest::DecodeResumeState(
-                run->resume, bulk_ingest::ResumeFingerprint(run->row->url, options->pagination), *run->secrets);
-            if (state) {
-                paginator->Resume(*state);
-            }
-        });
+    if (resume != NULL) {
+        CallCore([&] { paginator->Resume(*resume); });  // continues with the page the last run did not read
     }
+    MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
+    // offset and page pagination add their parameters to the first URL
+    char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
+    while (url != NULL) {
+        MemoryContextSwitchTo(page_cxt);
+        // The request's body: the template with the pagination's parameters ("in": "body").
+        run->page_body = run->body_template == NULL ? NULL : CallCoreForText(page_cxt, [&] {
+            std::string body = run->body_template;
+            for (const bulk_ingest::BodyParameter &parameter : paginator->BodyParameters()) {
+                body = bulk_ingest::SetBodyParameter(body, parameter.name, parameter.value, parameter.number);
+            }
+            return body;
+        });
+        char *page_body = run->page_body != NULL ? MemoryContextStrdup(run_cxt, run->page_body) : NULL;
+        MemoryContextSwitchTo(run_cxt);
+        run->page_body = page_body;  // outlives the page's context, which IngestPage resets
+        run->page_ended = false;
+        PageOutcome page = IngestPage(run, url, page_cxt);
+        if (page_body != NULL) {
+            pfree(page_body);
+            run->page_body = NULL;
+        }
+        if (run->unchanged) {
+            break;
+        }
+        MemoryContextSwitchTo(page_cxt);  // the intermediate text goes with the next page's reset
+        url = CallCoreForText(run_cxt, [&] {
+            bulk_ingest::PageInfo info;
+            info.url = page.url != NULL ? page.url : url;
+            auto set = [](std::optional<std::string> *into, const char *value) {
+                if (value != NULL) {
+                    *into = std::string(value);
+                }
+            };
+            set(&info.link_header, page.link_header);
+            set(&info.body_value, page.body_value);
+            set(&info.has_more, page.has_more);
+            set(&info.total, page.total);
+            set(&info.total_pages, page.total_pages);
+            set(&info.cursor_header, page.cursor_header);
+            info.records = (uint64_t)page.rows;
+            return paginator->Next(info);
+        });
+        MemoryContextSwitchTo(run_cxt);
+    }
+    MemoryContextDelete(page_cxt);
+}
+
+// Where the next run continues, in the catalog, in a transaction of its own: the next window after one was read.
+static void StoreWindowPosition(RunState *run, TimestampTz next_window) {
+    BeginTransaction("pg_bulk_ingest: a window was read");
+    char *position = TimestampTzText(next_window);
+    const bulk_ingest::PaginationSpec &pagination = run->decl->options->pagination;
+    char *point = CallCoreForText(CurrentMemoryContext, [&] {
+        bulk_ingest::ResumePoint resume;
+        resume.window = std::string(position);
+        return bulk_ingest::EncodeResumePoint(resume, bulk_ingest::ResumeFingerprint(run->row->url, pagination),
+                                              *run->secrets);
+    });
+    StoreResumeState(run->row->source, point);
+    CommitTransaction();
+}
+
+static void IngestSource(RunState *run) {
+    MemoryContext run_cxt = CurrentMemoryContext;
+    const bulk_ingest::SourceOptions *options = run->decl->options;
 
     // The target is created (when missing) and checked now, so that a declaration that cannot be applied fails
     // before any request; the rebuild itself happens in the first batch's transaction.
@@ -445,37 +602,62 @@ static void IngestSource(RunState *run, const char *first_url) {
     CheckLoadPrivileges(run->decl, run->relid);
     RebuildPlan plan;
     PlanRebuild(run->decl, &target, false, target.created, &plan);
+    MemoryContextSwitchTo(run_cxt);  // what follows lives as long as the run
+    // Where the last run stopped: a window, and a page of it (max_pages).
+    bulk_ingest::ResumePoint *resume = NewInMemoryContext<bulk_ingest::ResumePoint>([&] {
+        auto *point = new bulk_ingest::ResumePoint();
+        if (run->resume != NULL) {
+            *point = bulk_ingest::DecodeResumePoint(
+                run->resume, bulk_ingest::ResumeFingerprint(run->row->url, options->pagination), *run->secrets);
+        }
+        return point;
+    });
+    const bulk_ingest::PaginatorState *pages = resume->pages ? &*resume->pages : NULL;
+    char *first_url = NULL;
+    WindowCursor window;
+    bool has_window = false;
+    if (run->windowed) {
+        // A window the last run stopped in (max_pages) continues as it was; a new one starts options.lag earlier.
+        has_window = FirstWindow(run->decl, resume->window ? resume->window->c_str() : NULL, pages == NULL,
+                                 GetCurrentTimestamp(), &window);
+    } else {
+        first_url = PrepareRequests(run, NULL, NULL);
+    }
     CommitTransaction();
-
-    MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(run_cxt);
+
     run->batch_source.decl = run->decl;
     run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
-    // offset and page pagination add their parameters to the first URL
-    char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
-    while (url != NULL) {
-        PageOutcome page = IngestPage(run, url, page_cxt);
-        if (run->unchanged) {
-            break;
+    if (!run->windowed) {
+        IngestPages(run, first_url, pages);
+        run->batch = 0;
+        return;
+    }
+    // One window after another; each one's requests in a memory context of its own (the last one's lives on: what
+    // the run records at its end).
+    MemoryContext window_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest window", ALLOCSET_DEFAULT_SIZES);
+    for (bool more = has_window; more; more = NextWindow(&window)) {
+        MemoryContextReset(window_cxt);
+        MemoryContextSwitchTo(window_cxt);
+        run->window_start = window.start;
+        BeginTransaction("pg_bulk_ingest: preparing a window");
+        MemoryContextSwitchTo(window_cxt);
+        bulk_ingest::TemplateValue *start = WindowBound(run->decl, window.start, run->watermark.max_source);
+        bulk_ingest::TemplateValue *end = WindowBound(run->decl, window.end, run->watermark.max_source);
+        char *url = PrepareRequests(run, start, end);
+        CommitTransaction();
+        MemoryContextSwitchTo(window_cxt);
+        IngestPages(run, url, pages);
+        pages = NULL;  // the kept page belongs to the first window only
+        MemoryContextSwitchTo(run_cxt);
+        if (run->paginator->StoppedAtMaxPages()) {
+            break;  // the next run continues with this window, at the page it did not read
         }
-        MemoryContextSwitchTo(page_cxt);  // the intermediate text goes with the next page's reset
-        url = CallCoreForText(run_cxt, [&] {
-            bulk_ingest::PageInfo info;
-            info.url = page.url != NULL ? page.url : url;
-            if (page.link_header != NULL) {
-                info.link_header = std::string(page.link_header);
-            }
-            if (page.body_value != NULL) {
-                info.body_value = std::string(page.body_value);
-            }
-            info.records = (uint64_t)page.rows;
-            return paginator->Next(info);
-        });
+        StoreWindowPosition(run, window.end);
         MemoryContextSwitchTo(run_cxt);
     }
     run->batch = 0;
-    MemoryContextDelete(page_cxt);
 }
 
 // A run that stopped at max_pages says so (runs.next_page, the caller's NOTICE) and keeps where the next run
@@ -483,8 +665,12 @@ static void IngestSource(RunState *run, const char *first_url) {
 // what is after the stored maximum is asking for the pages not read). A run that read every page clears it.
 static void RecordWhereTheRunStopped(RunState *run) {
     bulk_ingest::Paginator *paginator = run->paginator;
-    if (paginator == NULL || !paginator->StoppedAtMaxPages()) {
-        if (run->had_resume && paginator != NULL && paginator->Done()) {
+    if (paginator == NULL) {
+        return;
+    }
+    if (!paginator->StoppedAtMaxPages()) {
+        // Read to the end: the next run starts over (windows keep the position each window stored).
+        if (run->had_resume && !run->windowed && paginator->Done()) {
             StoreResumeState(run->row->source, NULL);
         }
         return;
@@ -492,16 +678,21 @@ static void RecordWhereTheRunStopped(RunState *run) {
     const bulk_ingest::SourceOptions *options = run->decl->options;
     char *next_page = CallCoreForText(CurrentMemoryContext, [&] { return paginator->ResumeState().url; });
     RecordNextPage(run->run_id, Redacted(run, CurrentMemoryContext, next_page));
-    bool keep_page = run->decl->watermark_column < 0 || run->watermark.descending;
-    char *state = keep_page
-                      ? CallCoreForText(CurrentMemoryContext,
-                                        [&] {
-                                            return bulk_ingest::EncodeResumeState(
-                                                paginator->ResumeState(),
-                                                bulk_ingest::ResumeFingerprint(run->row->url, options->pagination),
-                                                *run->secrets);
-                                        })
-                      : NULL;
+    bool keep_page = run->windowed || run->decl->watermark_column < 0 || run->watermark.descending;
+    char *window = run->windowed ? TimestampTzText(run->window_start) : NULL;
+    char *state =
+        keep_page ? CallCoreForText(CurrentMemoryContext,
+                                    [&] {
+                                        bulk_ingest::ResumePoint point;
+                                        if (window != NULL) {
+                                            point.window = std::string(window);
+                                        }
+                                        point.pages = paginator->ResumeState();
+                                        return bulk_ingest::EncodeResumePoint(
+                                            point, bulk_ingest::ResumeFingerprint(run->row->url, options->pagination),
+                                            *run->secrets);
+                                    })
+                  : NULL;
     if (state != NULL || run->had_resume) {
         StoreResumeState(run->row->source, state);
     }
@@ -664,36 +855,13 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         LoadSecrets(run->row->source, AddSecret, run->secrets);
         const bulk_ingest::SecretMap *secrets = run->secrets;
         const bulk_ingest::SourceOptions *options = run->decl->options;
+        run->windowed = options->request.window.has_value();
         char *source_value, *resume;
         LoadWatermarkExtras(run->row->source, &source_value, &resume);
         run->watermark.max_source = source_value;
         run->had_resume = resume != NULL;
         run->resume = run->latest ? resume : NULL;  // a requested watermark starts from the first page
         run->high_watermark = MakeWatermarkValue(run->decl, run->start_watermark, source_value, run->latest);
-        bulk_ingest::TemplateValues values;
-        values.high_watermark = run->high_watermark;
-        values.secrets = secrets;
-        run->request_headers =
-            NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
-        run->sensitive_headers =
-            NewInMemoryContext<std::vector<std::string>>([] { return new std::vector<std::string>(); });
-        std::vector<std::string> *plain = run->request_headers, *sensitive = run->sensitive_headers;
-        CallCore([&] {
-            // A header that carries a secret, or credentials, is sent to the source's own origin only: never to
-            // another host a redirect leads to.
-            for (const auto &[name, value] : options->headers) {
-                bool secret = !bulk_ingest::SecretReferences(value).empty() || bulk_ingest::IsCredentialHeader(name);
-                (secret ? sensitive : plain)
-                    ->push_back(name + ": " +
-                                bulk_ingest::ExpandTemplate(value, values, bulk_ingest::TemplateEncoding::kRaw));
-            }
-            if (options->basic_auth) {
-                std::string credentials = bulk_ingest::ExpandSecrets(options->basic_auth->first, *secrets, false) +
-                                          ":" +
-                                          bulk_ingest::ExpandSecrets(options->basic_auth->second, *secrets, false);
-                sensitive->push_back("Authorization: Basic " + bulk_ingest::Base64Encode(credentials));
-            }
-        });
         if (!options->high_watermark_header.empty() && run->start_watermark != NULL) {
             run->conditional_header =
                 psprintf("%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since",
@@ -705,14 +873,10 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
             retry.redact = [secrets](const std::string &text) { return bulk_ingest::RedactSecrets(text, *secrets); };
             return new bulk_ingest::RetryPolicy(retry);
         });
-        // The watermark and the secrets are substituted in one pass: a watermark's text never expands a secret.
-        char *first_url = CallCoreForText(run_cxt, [&] {
-            return bulk_ingest::ExpandTemplate(run->row->url, values, bulk_ingest::TemplateEncoding::kUrl);
-        });
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
 
-        IngestSource(run, first_url);
+        IngestSource(run);
 
         ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");

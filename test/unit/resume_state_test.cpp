@@ -61,3 +61,25 @@ TEST(ResumeState, AnotherDeclarationOrGarbageIsIgnored) {
     EXPECT_NE(ResumeFingerprint("http://h/x", page), ResumeFingerprint("http://h/y", page));
     EXPECT_EQ(ResumeFingerprint("http://h/x", page), ResumeFingerprint("http://h/x", page));
 }
+
+TEST(ResumeState, PointsWithAWindowAndPages) {
+    SecretMap secrets = {{"k", "sekret"}};
+    bulk_ingest::ResumePoint point;
+    point.window = "2024-01-02 00:00:00+00";
+    point.pages = PaginatorState{"http://h/x?k=sekret&page=2", 2, std::nullopt, 10};
+    std::string json = bulk_ingest::EncodeResumePoint(point, "fp", secrets);
+    EXPECT_EQ(json.find("sekret"), std::string::npos) << json;
+    bulk_ingest::ResumePoint back = bulk_ingest::DecodeResumePoint(json, "fp", secrets);
+    EXPECT_EQ(back.window, point.window);
+    ASSERT_TRUE(back.pages);
+    EXPECT_EQ(back.pages->url, "http://h/x?k=sekret&page=2");
+    bulk_ingest::ResumePoint window_only;
+    window_only.window = "2024-01-03 00:00:00+00";
+    back = bulk_ingest::DecodeResumePoint(bulk_ingest::EncodeResumePoint(window_only, "fp", {}), "fp", {});
+    EXPECT_EQ(back.window, window_only.window);
+    EXPECT_FALSE(back.pages);
+    // Another declaration: nothing.
+    back = bulk_ingest::DecodeResumePoint(json, "other", secrets);
+    EXPECT_FALSE(back.window);
+    EXPECT_FALSE(back.pages);
+}
