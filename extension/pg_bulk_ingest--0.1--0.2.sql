@@ -107,3 +107,22 @@ ALTER TABLE bulk_ingest.runs ADD COLUMN next_page text;
 COMMENT ON COLUMN bulk_ingest.runs.next_page IS
     'The page the run did not read because it reached options.max_pages (secrets shown as ***); NULL when it read '
     'every page';
+-- OAuth 2 client credentials (options.auth): the bearer token of a source, cached across runs until shortly before
+-- it expires. A credential like the secrets: readable by superusers only, never dumped.
+CREATE TABLE bulk_ingest.tokens (
+    source       text PRIMARY KEY REFERENCES bulk_ingest.sources (source) ON DELETE CASCADE,
+    access_token text NOT NULL,
+    expires_at   timestamptz,
+    fingerprint  text NOT NULL,
+    fetched_at   timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON bulk_ingest.tokens FROM PUBLIC;
+ALTER TABLE bulk_ingest.tokens ENABLE ROW LEVEL SECURITY;  -- no policy: no row for anyone but superusers
+COMMENT ON TABLE bulk_ingest.tokens IS
+    'OAuth 2 access tokens of sources with options.auth, cached until shortly before they expire; superusers only';
+COMMENT ON COLUMN bulk_ingest.tokens.source IS 'The source the token authenticates';
+COMMENT ON COLUMN bulk_ingest.tokens.access_token IS 'The bearer token (a credential: never shown elsewhere)';
+COMMENT ON COLUMN bulk_ingest.tokens.expires_at IS 'When it expires (from expires_in); NULL: not said, used until refused';
+COMMENT ON COLUMN bulk_ingest.tokens.fingerprint IS
+    'The token endpoint, client and scope it was issued for: a re-declared source with others fetches a new one';
+COMMENT ON COLUMN bulk_ingest.tokens.fetched_at IS 'When it was fetched';

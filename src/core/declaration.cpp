@@ -6,6 +6,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <strings.h>
+
 #include <cctype>
 #include <set>
 
@@ -405,6 +407,16 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
         throw Error(
             "options: \"pagination\" with \"in\": \"body\" carries its parameters in a JSON request body: "
             "declare \"method\": \"POST\" (and \"body\", {} by default)");
+    }
+    if (request.oauth2 && options.basic_auth) {
+        throw Error("options: \"auth\" and \"basic_auth\" both authenticate the requests: declare one");
+    }
+    for (const auto &header : options.headers) {
+        if (request.oauth2 && strcasecmp(header.first.c_str(), "Authorization") == 0) {
+            throw Error(
+                "options: \"auth\" sends the Authorization header (the bearer token): options.headers must "
+                "not set it too");
+        }
     }
     if (request.method == "POST" && !request.body) {
         request.body = "{}";

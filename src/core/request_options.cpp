@@ -12,7 +12,7 @@
 
 namespace bulk_ingest {
 
-const std::vector<std::string> kRequestOptionKeys = {"body", "lag", "method", "on_status", "window"};
+const std::vector<std::string> kRequestOptionKeys = {"auth", "body", "lag", "method", "on_status", "window"};
 
 namespace {
 
@@ -82,6 +82,10 @@ bool ParseRequestOption(const std::string &key, const rapidjson::Value &value, R
                 "{high_watermark}, {window_start}, {window_end} and {secret:name}");
         }
         options->body = JsonText(value);
+        return true;
+    }
+    if (key == "auth") {
+        options->oauth2 = ParseOAuth2(value);
         return true;
     }
     if (key == "on_status") {

@@ -7,6 +7,7 @@
 //   "method": "POST", "body": {...}              a JSON body, its strings templates ({high_watermark}, windows,
 //                                                secrets; a string that is one placeholder becomes the value)
 //   "on_status": {"404": "end"}                  end (no more data), retry (as transient) or fail
+//   "auth": {"type": "oauth2_client_credentials", ...}   a bearer token from a token endpoint (oauth2.h)
 //
 // Parsed by ParseSourceOptions (declaration.h); checks that need the column types are the PostgreSQL layer's.
 #pragma once
@@ -17,6 +18,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "oauth2.h"
 
 namespace bulk_ingest {
 
@@ -34,6 +37,7 @@ struct RequestOptions {
     std::string method = "GET";
     std::optional<std::string> body;  // options.body: its JSON text
     std::map<long, StatusAction> on_status;
+    std::optional<OAuth2Spec> oauth2;  // options.auth (oauth2.h)
 };
 
 // Parses key of options into *options when it is one of the request options; false when it is not.

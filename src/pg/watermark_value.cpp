@@ -1,5 +1,7 @@
 #include "pg/watermark_value.h"
 
+#include "core/host_allowlist.h"
+#include "pg/allowlist.h"
 #include "pg/catalog.h"
 #include "pg/guard.h"
 #include "pg/rights.h"
@@ -240,6 +242,12 @@ void CheckRequestOptions(const Declaration *decl) {
     }
     if (request.body) {
         CheckTemplate(decl, *request.body, true, "options.body");
+    }
+    if (request.oauth2) {
+        // The token endpoint is a connection of the run like any other: its literal address must be allowed.
+        char prefix[NAMEDATALEN + 64];
+        snprintf(prefix, sizeof(prefix), "source \"%s\": options: \"auth\": \"token_url\": ", source);
+        CallCore([&] { bulk_ingest::CheckUrlHostAllowed(request.oauth2->token_url, *CurrentAllowlist()); }, prefix);
     }
     bulk_ingest::ValueKind kind = WatermarkKind(decl);
     bool time = kind == bulk_ingest::ValueKind::kTimestampTz || kind == bulk_ingest::ValueKind::kTimestamp ||

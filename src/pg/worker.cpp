@@ -10,6 +10,7 @@
 #include "pg/guard.h"
 #include "core/http_stream.h"
 #include "pg/loader.h"
+#include "pg/oauth2.h"
 #include "pg/rebuild.h"
 #include "pg/rights.h"
 #include "core/charset.h"
@@ -115,6 +116,7 @@ typedef struct RunState {
     bool page_ended;                             // options.on_status said the page's status ends the data
     bool windowed;                               // options.window: the run asks for windows
     TimestampTz window_start;                    // the window being read
+    char *bearer_token;                          // options.auth: the OAuth 2 token the requests carry
 } RunState;
 
 static bool ShouldAbortTransfer() {
@@ -225,12 +227,33 @@ static void WaitInterruptibly(int64 ms) {
     }
 }
 
+// options.auth: a request was answered 401 with the token: a new one from the token endpoint replaces it in the
+// requests (and in what messages redact).
+static void RefreshBearerToken(RunState *run) {
+    MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(run));
+    char *previous = run->bearer_token;
+    run->bearer_token = SourceBearerToken(run->decl, run->secrets, true, ShouldAbortTransfer);
+    MemoryContextSwitchTo(old);
+    const char *token = run->bearer_token;
+    CallCore([&] {
+        (*run->secrets)[BULK_INGEST_TOKEN_SECRET] = token;
+        for (std::string &header : *run->sensitive_headers) {
+            if (header == std::string("Authorization: Bearer ") + previous) {
+                header = std::string("Authorization: Bearer ") + token;
+            }
+        }
+    });
+    ereport(LOG, (errmsg("pg_bulk_ingest: source \"%s\": the OAuth 2 token was refused (HTTP 401); fetched a new one",
+                         run->row->source)));
+}
+
 // Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
 // 429, 5xx) after its backoff, which honours Retry-After. Returns the started stream, owned by the current memory
 // context; raises the final error (with the policy's reason) otherwise.
 // Returns NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
 static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     const char *conditional = run->batch == 1 ? run->conditional_header : NULL;
+    bool token_refreshed = false;  // options.auth: a 401 gets a new token once per request
     bulk_ingest::RetryPolicy *policy = run->retry_policy;
     CallCore([&] { policy->NextRequest(); });
     MemoryContext page_cxt = CurrentMemoryContext;
@@ -271,6 +294,10 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
                     retry_in_ms = -2;  // not modified since the stored watermark
                     return;
                 }
+                if (e.status() == 401 && run->bearer_token != NULL && !token_refreshed) {
+                    retry_in_ms = -4;  // the token expired or was revoked: a new one, once
+                    return;
+                }
                 std::optional<bulk_ingest::StatusAction> action =
                     e.kind() == bulk_ingest::HttpErrorKind::kStatus
                         ? bulk_ingest::ActionFor(run->decl->options->request, e.status())
@@ -290,6 +317,10 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
                         ? policy->OnFailure(url, e.status(), bulk_ingest::HttpErrorKind::kConnection, e.what(),
                                             e.retry_after())
                         : policy->OnFailure(url, e);
+                if (e.status() == 401 && token_refreshed) {
+                    decision.reason +=
+                        "; the OAuth 2 token was refreshed after the first 401, and the new one was refused too";
+                }
                 if (!decision.retry) {
                     throw bulk_ingest::HttpError(e.status(), std::string(e.what()) + " (" + decision.reason + ")",
                                                  e.kind());
@@ -305,6 +336,12 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         if (retry_in_ms == -3) {
             run->page_ended = true;
             return NULL;
+        }
+        if (retry_in_ms == -4) {
+            MemoryContextReset(attempt_cxt);
+            RefreshBearerToken(run);
+            token_refreshed = true;
+            continue;
         }
         if (retry_in_ms < 0) {
             return stream;
@@ -501,6 +538,9 @@ static char *PrepareRequests(RunState *run, const bulk_ingest::TemplateValue *wi
         }
         if (options->request.body && !content_type) {
             plain->push_back("Content-Type: application/json");
+        }
+        if (run->bearer_token != NULL) {
+            sensitive->push_back(std::string("Authorization: Bearer ") + run->bearer_token);
         }
     });
     run->body_template = NULL;
@@ -862,6 +902,12 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         run->had_resume = resume != NULL;
         run->resume = run->latest ? resume : NULL;  // a requested watermark starts from the first page
         run->high_watermark = MakeWatermarkValue(run->decl, run->start_watermark, source_value, run->latest);
+        if (options->request.oauth2) {
+            // The cached token, or a new one; never shown: redacted like the secrets.
+            run->bearer_token = SourceBearerToken(run->decl, run->secrets, false, ShouldAbortTransfer);
+            const char *token = run->bearer_token;
+            CallCore([&] { (*run->secrets)[BULK_INGEST_TOKEN_SECRET] = token; });
+        }
         if (!options->high_watermark_header.empty() && run->start_watermark != NULL) {
             run->conditional_header =
                 psprintf("%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since",
