@@ -126,3 +126,17 @@ COMMENT ON COLUMN bulk_ingest.tokens.expires_at IS 'When it expires (from expire
 COMMENT ON COLUMN bulk_ingest.tokens.fingerprint IS
     'The token endpoint, client and scope it was issued for: a re-declared source with others fetches a new one';
 COMMENT ON COLUMN bulk_ingest.tokens.fetched_at IS 'When it was fetched';
+-- bulk_ingest_reset: set or clear a source's watermark (and where its runs stopped) for a backfill, recorded in the
+-- run history as a run with the trigger 'reset'.
+ALTER TABLE bulk_ingest.runs DROP CONSTRAINT runs_trigger_check;
+ALTER TABLE bulk_ingest.runs ADD CONSTRAINT runs_trigger_check
+    CHECK ("trigger" IN ('run', 'start', 'schedule', 'reset'));
+CREATE FUNCTION @extschema@.bulk_ingest_reset(source text, high_watermark text DEFAULT NULL)
+RETURNS bulk_ingest.runs
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_reset';
+REVOKE ALL ON FUNCTION @extschema@.bulk_ingest_reset(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_reset(text, text) TO bulk_ingest_user;
+COMMENT ON FUNCTION @extschema@.bulk_ingest_reset IS
+    'Set (or with NULL clear) the stored watermark of a source and where its runs stopped, for a backfill; recorded '
+    'in bulk_ingest.runs';

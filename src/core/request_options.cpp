@@ -12,7 +12,8 @@
 
 namespace bulk_ingest {
 
-const std::vector<std::string> kRequestOptionKeys = {"auth", "body", "lag", "method", "on_status", "window"};
+const std::vector<std::string> kRequestOptionKeys = {"auth",      "body",       "lag",   "method",
+                                                     "on_status", "rate_limit", "window"};
 
 namespace {
 
@@ -82,6 +83,16 @@ bool ParseRequestOption(const std::string &key, const rapidjson::Value &value, R
                 "{high_watermark}, {window_start}, {window_end} and {secret:name}");
         }
         options->body = JsonText(value);
+        return true;
+    }
+    if (key == "rate_limit") {
+        if (!value.IsNumber() || !(value.GetDouble() > 0) || !std::isfinite(value.GetDouble()) ||
+            value.GetDouble() > 1000000) {
+            throw Error(
+                "options: \"rate_limit\" must be a positive number: the most requests per second to the "
+                "source's host (0.5: one every two seconds)");
+        }
+        options->rate_limit = value.GetDouble();
         return true;
     }
     if (key == "auth") {

@@ -8,6 +8,7 @@
 //                                                secrets; a string that is one placeholder becomes the value)
 //   "on_status": {"404": "end"}                  end (no more data), retry (as transient) or fail
 //   "auth": {"type": "oauth2_client_credentials", ...}   a bearer token from a token endpoint (oauth2.h)
+//   "rate_limit": 5                              at most 5 requests per second to a host (rate_limit.h)
 //
 // Parsed by ParseSourceOptions (declaration.h); checks that need the column types are the PostgreSQL layer's.
 #pragma once
@@ -38,6 +39,7 @@ struct RequestOptions {
     std::optional<std::string> body;  // options.body: its JSON text
     std::map<long, StatusAction> on_status;
     std::optional<OAuth2Spec> oauth2;  // options.auth (oauth2.h)
+    double rate_limit = 0;             // options.rate_limit: requests per second to a host; 0 = none of ours
 };
 
 // Parses key of options into *options when it is one of the request options; false when it is not.

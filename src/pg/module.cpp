@@ -5,6 +5,7 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/launcher.h"
+#include "pg/pacing.h"
 #include "pg/settings.h"
 #include "pg/shared_state.h"
 
@@ -36,6 +37,7 @@ void _PG_init(void) {
         return;
     }
     RequestSharedState();
+    RequestPacingSharedMemory();
     RegisterLauncher();
     prev_object_access_hook = object_access_hook;
     object_access_hook = OnObjectAccess;

@@ -6,6 +6,7 @@
 #include "pg/allowlist.h"
 #include "pg/catalog.h"
 #include "pg/guard.h"
+#include "pg/pacing.h"
 #include "pg/settings.h"
 #include "pg/sql.h"
 
@@ -51,19 +52,6 @@ static void StoreToken(const char *source, const char *fingerprint, const char *
         "     fingerprint = excluded.fingerprint, fetched_at = now()",
         4, args, false, 0);
     SPI_finish();
-}
-
-static void WaitMs(int64 ms) {
-    TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
-    for (;;) {
-        long left = (long)((end - GetCurrentTimestamp()) / 1000);
-        if (left <= 0) {
-            return;
-        }
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    }
 }
 
 // Asks the token endpoint, retrying transient failures like a page (options.max_retries, the backoff,
@@ -128,7 +116,7 @@ static void FetchToken(const Declaration *decl, const bulk_ingest::SecretMap *se
         if (retry_in_ms < 0) {
             break;
         }
-        WaitMs(retry_in_ms);
+        WaitInterruptiblyMs(retry_in_ms);
     }
     *token = CallCoreForText(into, [&] { return result->access_token; });
     *expires_in_s = result->expires_in_s;

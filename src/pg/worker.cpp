@@ -11,6 +11,7 @@
 #include "core/http_stream.h"
 #include "pg/loader.h"
 #include "pg/oauth2.h"
+#include "pg/pacing.h"
 #include "pg/rebuild.h"
 #include "pg/rights.h"
 #include "core/charset.h"
@@ -24,6 +25,7 @@
 #include "pg/window.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
+#include "core/rate_limit.h"
 #include "core/request_options.h"
 #include "core/resume_state.h"
 #include "core/watermark_format.h"
@@ -259,6 +261,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     MemoryContext page_cxt = CurrentMemoryContext;
     MemoryContext attempt_cxt = AllocSetContextCreate(page_cxt, "bulk_ingest request", ALLOCSET_SMALL_SIZES);
     for (;;) {
+        // options.rate_limit, and the host's own limits: every run and worker of the server keeps the host's pace.
+        PaceRequest(url, run->decl->options->request.rate_limit);
         MemoryContextSwitchTo(attempt_cxt);
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
             bulk_ingest::HttpOptions options;
@@ -285,11 +289,37 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
             return new bulk_ingest::HttpStream(url, options);
         });
         int64 retry_in_ms = -1;
+        const int64 now_us = UnixMicroseconds();
+        int64 hold_until_us = 0;  // the server takes no request before then
+        // The request's final failure, raised once the host's hold is recorded (a 429 that ends the run still holds
+        // the host for the next runs).
+        std::string *failure = NewInMemoryContext<std::string>([] { return new std::string(); });
+        long failure_status = 0;
+        bulk_ingest::HttpErrorKind failure_kind = bulk_ingest::HttpErrorKind::kOther;
+        bool failed = false;
+        auto fail = [&](const bulk_ingest::HttpError &e, const std::string &message) {
+            *failure = message;
+            failure_status = e.status();
+            failure_kind = e.kind();
+            failed = true;
+        };
         CallCore([&] {
             try {
                 stream->Start();
                 policy->OnSuccess(url);
+                auto either = [&](const char *a, const char *b) {
+                    std::optional<std::string> value = stream->Header(a);
+                    return value ? value : stream->Header(b);
+                };
+                std::optional<int64_t> until =
+                    bulk_ingest::BlockedUntil(either("X-RateLimit-Remaining", "RateLimit-Remaining"),
+                                              either("X-RateLimit-Reset", "RateLimit-Reset"), now_us);
+                hold_until_us = until.value_or(0);
             } catch (const bulk_ingest::HttpError &e) {
+                if (e.retry_after()) {
+                    std::optional<int64_t> delay = bulk_ingest::ParseRetryAfter(*e.retry_after(), now_us / 1000);
+                    hold_until_us = delay ? now_us + *delay * 1000 : 0;
+                }
                 if (conditional != NULL && e.status() == 304) {
                     retry_in_ms = -2;  // not modified since the stored watermark
                     return;
@@ -308,8 +338,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
                     return;
                 }
                 if (action == bulk_ingest::StatusAction::kFail) {
-                    throw bulk_ingest::HttpError(e.status(),
-                                                 std::string(e.what()) + " (options.on_status: not retried)", e.kind());
+                    fail(e, std::string(e.what()) + " (options.on_status: not retried)");
+                    return;
                 }
                 // options.on_status "retry": as a transient failure (the backoff, max_retries, Retry-After)
                 bulk_ingest::RetryDecision decision =
@@ -322,13 +352,19 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
                         "; the OAuth 2 token was refreshed after the first 401, and the new one was refused too";
                 }
                 if (!decision.retry) {
-                    throw bulk_ingest::HttpError(e.status(), std::string(e.what()) + " (" + decision.reason + ")",
-                                                 e.kind());
+                    fail(e, std::string(e.what()) + " (" + decision.reason + ")");
+                    return;
                 }
                 retry_in_ms = decision.delay_ms;
             }
         });
         MemoryContextSwitchTo(page_cxt);
+        if (hold_until_us > 0) {
+            HoldHost(url, hold_until_us);
+        }
+        if (failed) {
+            CallCore([&] { throw bulk_ingest::HttpError(failure_status, *failure, failure_kind); });
+        }
         if (retry_in_ms == -2) {
             run->unchanged = true;
             return NULL;
