@@ -140,3 +140,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_reset(text, text) TO bulk_inge
 COMMENT ON FUNCTION @extschema@.bulk_ingest_reset IS
     'Set (or with NULL clear) the stored watermark of a source and where its runs stopped, for a backfill; recorded '
     'in bulk_ingest.runs';
+-- Deletes at the source (options.deleted_path): the rows a run deleted, beside the rows it loaded.
+ALTER TABLE bulk_ingest.runs ADD COLUMN deleted bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN bulk_ingest.runs.deleted IS
+    'Rows the run deleted from the target because their records said so (options.deleted_path)';

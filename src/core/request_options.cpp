@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <cmath>
 
 #include "error.h"
@@ -12,8 +13,8 @@
 
 namespace bulk_ingest {
 
-const std::vector<std::string> kRequestOptionKeys = {"auth",      "body",       "lag",   "method",
-                                                     "on_status", "rate_limit", "window"};
+const std::vector<std::string> kRequestOptionKeys = {"auth",   "body",      "deleted_path", "lag",
+                                                     "method", "on_status", "rate_limit",   "window"};
 
 namespace {
 
@@ -85,6 +86,20 @@ bool ParseRequestOption(const std::string &key, const rapidjson::Value &value, R
         options->body = JsonText(value);
         return true;
     }
+    if (key == "deleted_path") {
+        if (!value.IsString() || value.GetStringLength() == 0) {
+            throw Error(
+                "options: \"deleted_path\" must be a JSON Pointer such as \"/deleted\" (a CSV column: "
+                "\"/<header name>\")");
+        }
+        options->deleted_path = Text(value);
+        try {
+            options->deleted_pointer = ParseJsonPointer(options->deleted_path);
+        } catch (const Error &e) {
+            throw Error(std::string("options: \"deleted_path\": ") + e.what());
+        }
+        return true;
+    }
     if (key == "rate_limit") {
         if (!value.IsNumber() || !(value.GetDouble() > 0) || !std::isfinite(value.GetDouble()) ||
             value.GetDouble() > 1000000) {
@@ -131,6 +146,20 @@ bool ParseRequestOption(const std::string &key, const rapidjson::Value &value, R
         return true;
     }
     return false;
+}
+
+bool IsTrueText(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    std::string lower(text);
+    for (char &c : lower) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return lower == "true" || lower == "t" || lower == "yes" || lower == "y" || lower == "on" || lower == "1";
 }
 
 std::optional<StatusAction> ActionFor(const RequestOptions &options, long status) {

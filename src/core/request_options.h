@@ -9,6 +9,7 @@
 //   "on_status": {"404": "end"}                  end (no more data), retry (as transient) or fail
 //   "auth": {"type": "oauth2_client_credentials", ...}   a bearer token from a token endpoint (oauth2.h)
 //   "rate_limit": 5                              at most 5 requests per second to a host (rate_limit.h)
+//   "deleted_path": "/deleted"                   a record true there deletes the row with its key (upserts)
 //
 // Parsed by ParseSourceOptions (declaration.h); checks that need the column types are the PostgreSQL layer's.
 #pragma once
@@ -18,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "oauth2.h"
@@ -38,8 +40,10 @@ struct RequestOptions {
     std::string method = "GET";
     std::optional<std::string> body;  // options.body: its JSON text
     std::map<long, StatusAction> on_status;
-    std::optional<OAuth2Spec> oauth2;  // options.auth (oauth2.h)
-    double rate_limit = 0;             // options.rate_limit: requests per second to a host; 0 = none of ours
+    std::optional<OAuth2Spec> oauth2;          // options.auth (oauth2.h)
+    double rate_limit = 0;                     // options.rate_limit: requests per second to a host; 0 = none of ours
+    std::string deleted_path;                  // options.deleted_path: a JSON Pointer (or CSV column); "" = none
+    std::vector<std::string> deleted_pointer;  // deleted_path, parsed
 };
 
 // Parses key of options into *options when it is one of the request options; false when it is not.
@@ -48,6 +52,10 @@ bool ParseRequestOption(const std::string &key, const rapidjson::Value &value, R
 
 // The keys ParseRequestOption takes, for the message of an unknown key.
 extern const std::vector<std::string> kRequestOptionKeys;
+
+// Whether the text of a deleted_path value means true, as PostgreSQL's boolean input reads it (true, t, yes, y, on, 1;
+// any case, surrounding blanks ignored).
+bool IsTrueText(std::string_view text);
 
 // The action for an HTTP status, when options.on_status declares one.
 std::optional<StatusAction> ActionFor(const RequestOptions &options, long status);

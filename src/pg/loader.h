@@ -7,6 +7,10 @@
 
 #include "pg/pg_prelude.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "pg/declaration.h"
 #include "core/record_reader.h"
 
@@ -54,6 +58,10 @@ typedef struct BatchSource {
     // Where an error happened, for the run's error message (0 / NULL when unknown).
     uint64 error_line;
     const char *error_column;
+    // options.deleted_path: the keys (their columns' texts) of this batch's records that delete their row, by the
+    // key's COPY text; the last record of a key decides (a later row of the key takes it off). NULL without it.
+    std::map<std::string, std::vector<std::string>> *deletes;
+    int64 deleted_records;  // records of the batch that were deletes
 } BatchSource;
 
 // Loads at most source->max_rows rows into the table relid in the current transaction. With source->merge (upserts

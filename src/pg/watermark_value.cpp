@@ -243,6 +243,12 @@ void CheckRequestOptions(const Declaration *decl) {
     if (request.body) {
         CheckTemplate(decl, *request.body, true, "options.body");
     }
+    if (!request.deleted_path.empty() && (decl->primary_key_columns == 0 || strcmp(decl->row->upsert, "off") == 0)) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("source \"%s\": options.deleted_path deletes rows by their primary key: it needs a "
+                               "primary key and upsert => 'if_primary_key'",
+                               source)));
+    }
     if (request.oauth2) {
         // The token endpoint is a connection of the run like any other: its literal address must be allowed.
         char prefix[NAMEDATALEN + 64];

@@ -7,6 +7,7 @@
 #include "pg/allowlist.h"
 #include "pg/catalog.h"
 #include "pg/declaration.h"
+#include "pg/deletes.h"
 #include "pg/guard.h"
 #include "core/http_stream.h"
 #include "pg/loader.h"
@@ -164,7 +165,8 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     ProgressSetPhase("loading", NULL);
     source->merge = plan.reason == NULL;
     int64 rows = LoadBatch(source, load_into);
-    if (rows == 0) {
+    // A batch whose records only delete (options.deleted_path) still commits: its deletes.
+    if (rows == 0 && source->deleted_records == 0) {
         if (plan.reason != NULL) {
             RollbackTransaction();  // a batch with no rows rebuilds nothing
         } else {
@@ -178,6 +180,7 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
         run->relid = CompleteRebuild(decl, &plan, load_into, &stats);
         RecordRebuild(run->run_id, plan.reason, stats.attempts, stats.wait_ms);
     }
+    int64 deleted = source->deleted_records > 0 ? ApplyDeletes(decl, source) : 0;
     ProgressSetPhase("committing", NULL);
     uint64 bytes_now = 0;
     CallCore([&] { bytes_now = reader->BytesConsumed(); });
@@ -185,6 +188,9 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
     if (watermark != NULL) {
         StoreWatermarkSourceValue(run->row->source, run->watermark.max_source);
+    }
+    if (source->deleted_records > 0) {
+        RecordDeletes(run->run_id, deleted);
     }
     CommitTransaction();
     run->target_settled = true;
@@ -449,6 +455,10 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     BatchSource *source = &run->batch_source;
     source->reader = reader;
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
+    source->deletes = decl->options->request.deleted_path.empty()
+                          ? NULL
+                          : NewInMemoryContext<std::map<std::string, std::vector<std::string>>>(
+                                [] { return new std::map<std::string, std::vector<std::string>>(); });
     source->end_of_page = false;
     source->bytes_reported = 0;
     outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });

@@ -97,3 +97,17 @@ TEST(SetBodyParameter, KeysPointersNumbersAndStrings) {
     EXPECT_THROW(SetBodyParameter("[1]", "page", "1", true), Error);
     EXPECT_THROW(SetBodyParameter("{\"a\":1}", "/a/b", "1", true), Error);
 }
+
+TEST(RequestOptions, DeletedPath) {
+    auto options = ParseSourceOptions(R"({"deleted_path": "/meta/deleted"})");
+    EXPECT_EQ(options.request.deleted_path, "/meta/deleted");
+    EXPECT_EQ(options.request.deleted_pointer, (std::vector<std::string>{"meta", "deleted"}));
+    EXPECT_NE(OptionsError(R"({"deleted_path": "deleted"})"), "");
+    EXPECT_NE(OptionsError(R"({"deleted_path": true})"), "");
+    for (const char *yes : {"true", "TRUE", " t ", "yes", "Y", "on", "1"}) {
+        EXPECT_TRUE(bulk_ingest::IsTrueText(yes)) << yes;
+    }
+    for (const char *no : {"false", "f", "0", "no", "", "2", "truth", "null"}) {
+        EXPECT_FALSE(bulk_ingest::IsTrueText(no)) << no;
+    }
+}
