@@ -120,6 +120,7 @@ typedef struct RunState {
     bool windowed;                               // options.window: the run asks for windows
     TimestampTz window_start;                    // the window being read
     char *bearer_token;                          // options.auth: the OAuth 2 token the requests carry
+    char *page_content_type;                     // the Content-Type of the page being read, NULL when none
 } RunState;
 
 static bool ShouldAbortTransfer() {
@@ -437,6 +438,10 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
             return value && !value->empty() ? value : std::nullopt;
         });
     }
+    if (run->page_content_type != NULL) {
+        pfree(run->page_content_type);
+    }
+    run->page_content_type = CallCoreForText(run_cxt, [&] { return stream->Header("Content-Type"); });
     // A body declared in another charset (Content-Type: ...; charset=latin1) is converted to UTF-8 as it streams.
     bulk_ingest::ByteSource *body = stream;
     char *charset = CallCoreForText(page_cxt, [&]() -> std::optional<std::string> {
@@ -801,8 +806,8 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     initStringInfo(&message);
     if (got_sigterm) {
         appendStringInfoString(&message,
-                               "cancelled: the run's worker was asked to stop (bulk_ingest_run cancelled, "
-                               "pg_terminate_backend or server shutdown)");
+                               "cancelled: the run's worker was asked to stop (bulk_ingest_cancel(), a cancelled "
+                               "bulk_ingest_run() call, pg_terminate_backend() or a server shutdown)");
         if (run->batch > 0) {
             appendStringInfo(&message, "; batch %d was rolled back", run->batch);
         }
@@ -823,6 +828,14 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     appendStringInfoString(&message, edata->message);
     if (edata->detail != NULL) {
         appendStringInfo(&message, " (%s)", edata->detail);
+    }
+    // A JSON source that answered with a page of HTML (a login page, a proxy's error page, served with 200) fails
+    // as invalid JSON at its first byte: say what the server sent.
+    const char *type = run->page_content_type;
+    if (run->batch > 0 && type != NULL && strcmp(run->row->format, "csv") != 0 && strstr(edata->message, "JSON") &&
+        (pg_strncasecmp(type, "text/html", 9) == 0 || pg_strncasecmp(type, "application/xhtml", 17) == 0 ||
+         pg_strncasecmp(type, "text/xml", 8) == 0 || pg_strncasecmp(type, "application/xml", 15) == 0)) {
+        appendStringInfo(&message, "; the response's Content-Type is %s, not JSON", type);
     }
     return message.data;
 }
