@@ -10,6 +10,7 @@ extern "C" {
 }
 
 using pg_bulk_ingest::CallCore;
+using pg_bulk_ingest::CallCoreForText;
 using pg_bulk_ingest::NewInMemoryContext;
 
 static const int64 kUnixToPostgresUs = (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
@@ -59,7 +60,17 @@ bool NextWindow(WindowCursor *window) {
 }
 
 char *TimestampTzText(TimestampTz t) {
-    return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
+    // ISO 8601 in UTC, to the microsecond: read back the same whatever the session's DateStyle and TimeZone.
+    int64 epoch_us = 0;
+    if (TIMESTAMP_NOT_FINITE(t) || pg_add_s64_overflow(t, kUnixToPostgresUs, &epoch_us)) {
+        return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
+    }
+    return CallCoreForText(CurrentMemoryContext, [&] {
+        bulk_ingest::TimestampStyle style;
+        style.fraction_digits = 6;
+        style.zone = "Z";
+        return bulk_ingest::FormatTimestamp(epoch_us, style);
+    });
 }
 
 bulk_ingest::TemplateValue *WindowBound(const Declaration *decl, TimestampTz t, const char *source_value) {
@@ -68,7 +79,7 @@ bulk_ingest::TemplateValue *WindowBound(const Declaration *decl, TimestampTz t, 
                           kind == bulk_ingest::ValueKind::kDate;
     bulk_ingest::ValueFormat declared =
         time_watermark ? (*decl->decls)[decl->watermark_column].value_format : bulk_ingest::ValueFormat::kNone;
-    char *pg_text = TimestampTzText(t);
+    char *pg_text = DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
     int64 epoch_us = 0;
     bool finite = !TIMESTAMP_NOT_FINITE(t) && !pg_add_s64_overflow(t, kUnixToPostgresUs, &epoch_us);
     return NewInMemoryContext<bulk_ingest::TemplateValue>([&] {

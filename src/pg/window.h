@@ -27,7 +27,8 @@ bool FirstWindow(const Declaration *decl, const char *position, bool apply_lag, 
 // Moves to the window after the current one; false when there is none before the stop.
 bool NextWindow(WindowCursor *window);
 
-// PostgreSQL's text of t, for the catalog (resume points).
+// The text of t for the catalog (resume points): ISO 8601 in UTC to the microsecond, which PostgreSQL reads back
+// the same whatever the session's DateStyle and TimeZone.
 char *TimestampTzText(TimestampTz t);
 
 // The value of {window_start} or {window_end} for the bound t, in the current memory context: a timestamptz, written
