@@ -88,8 +88,9 @@ BULK_INGEST_FUNCTION(bulk_ingest_reset) {
     SetRunStartWatermark(run_id, row->watermark);
     if (stored != NULL) {
         StoreWatermark(row->source, stored);
-        // {high_watermark} sends it as written, like a watermark requested for one run.
-        StoreWatermarkSourceValue(row->source, value);
+        // {high_watermark} sends it as written, like a watermark requested for one run (a header's value is its
+        // own form).
+        StoreWatermarkSourceValue(row->source, decl->watermark_column >= 0 ? value : NULL);
         StoreResumeState(row->source, NULL);
     } else {
         const char *args[] = {row->source};

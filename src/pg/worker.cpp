@@ -988,6 +988,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         // A source versioned by a header is up to date only once the whole run succeeded.
         if (run->header_watermark != NULL) {
             StoreWatermark(run->row->source, run->header_watermark);
+            StoreWatermarkSourceValue(run->row->source, NULL);  // the header's value is its own form
         }
         RecordWhereTheRunStopped(run);
         FinishRun(run->run_id, run->unchanged ? "unchanged" : "succeeded", NULL, AttemptsText(run));
