@@ -121,6 +121,8 @@ typedef struct RunState {
     TimestampTz window_start;                    // the window being read
     char *bearer_token;                          // options.auth: the OAuth 2 token the requests carry
     char *page_content_type;                     // the Content-Type of the page being read, NULL when none
+    int64 pages_read;                            // pages of the run so far (max_pages counts them across windows)
+    char *next_window_url;                       // max_pages was reached before this window: the run says so
 } RunState;
 
 static bool ShouldAbortTransfer() {
@@ -608,11 +610,13 @@ static char *PrepareRequests(RunState *run, const bulk_ingest::TemplateValue *wi
 }
 
 // Reads the pages of the run (or of one window) from first_url, or from where resume says the last run stopped.
+// max_pages bounds the pages of the whole run, windows included.
 static void IngestPages(RunState *run, const char *first_url, const bulk_ingest::PaginatorState *resume) {
     MemoryContext run_cxt = CurrentMemoryContext;
     const bulk_ingest::SourceOptions *options = run->decl->options;
+    int64 max_pages = options->max_pages > 0 ? options->max_pages - run->pages_read : 0;
     bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
-        [&] { return new bulk_ingest::Paginator(options->pagination, first_url, options->max_pages); });
+        [&] { return new bulk_ingest::Paginator(options->pagination, first_url, max_pages); });
     run->paginator = paginator;
     if (resume != NULL) {
         CallCore([&] { paginator->Resume(*resume); });  // continues with the page the last run did not read
@@ -662,6 +666,7 @@ static void IngestPages(RunState *run, const char *first_url, const bulk_ingest:
         });
         MemoryContextSwitchTo(run_cxt);
     }
+    CallCore([&] { run->pages_read += paginator->Pages(); });
     MemoryContextDelete(page_cxt);
 }
 
@@ -739,6 +744,11 @@ static void IngestSource(RunState *run) {
         char *url = PrepareRequests(run, start, end);
         CommitTransaction();
         MemoryContextSwitchTo(window_cxt);
+        if (options->max_pages > 0 && run->pages_read >= options->max_pages) {
+            // The pages of the run are spent with windows left: the next run starts with this one.
+            run->next_window_url = MemoryContextStrdup(run_cxt, url);
+            break;
+        }
         IngestPages(run, url, pages);
         pages = NULL;  // the kept page belongs to the first window only
         MemoryContextSwitchTo(run_cxt);
@@ -757,6 +767,11 @@ static void IngestSource(RunState *run) {
 static void RecordWhereTheRunStopped(RunState *run) {
     bulk_ingest::Paginator *paginator = run->paginator;
     if (paginator == NULL) {
+        return;
+    }
+    if (run->next_window_url != NULL) {
+        // max_pages was reached at the end of a window: the next window (its position is stored) is the next page.
+        RecordNextPage(run->run_id, Redacted(run, CurrentMemoryContext, run->next_window_url));
         return;
     }
     if (!paginator->StoppedAtMaxPages()) {

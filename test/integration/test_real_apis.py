@@ -217,3 +217,23 @@ def test_request_options_are_checked_at_registration(db, server):
     ]:
         with pytest.raises(psycopg.Error, match=message):
             db.register("req", server.url("/x"), "public.req", API_COLUMNS, format="json", options=options)
+
+
+def test_max_pages_inside_a_window_continues_with_that_window_s_next_page(db, server):
+    now = datetime.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = now - datetime.timedelta(hours=48)
+    server.add_dataset("winp", hourly_records(start, 48), field="ts", page_size=10)
+    window_source(db, server, "winp", start, max_pages=2,
+                  pagination={"type": "page", "param": "page", "has_more_path": "/has_more"})
+    first = db.run("winp")
+    assert first["rows"] == 20 and "page=3" in first["next_page"]
+    server.clear_requests()
+    second = db.run("winp")
+    asked = [(r.query["from"], r.query.get("page")) for r in api(server, "winp")]
+    # The rest of the first window (23 records: pages 3), then the second window from its first page.
+    assert asked[0] == (iso(start), "3"), asked
+    assert asked[1] == (iso(start + datetime.timedelta(days=1)), "1"), asked
+    assert second["rows"] == 3 + 10
+    while db.last_run("winp")["next_page"] is not None:
+        db.run("winp")
+    assert db.count("public.winp") == 47
