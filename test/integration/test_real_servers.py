@@ -59,8 +59,9 @@ def order(i):
 def nginx():
     """nginx on 127.0.0.1 serving a directory; yields (base URL, directory)."""
     root = tempfile.mkdtemp(prefix="pg_bulk_ingest_nginx_")
+    os.chmod(root, 0o755)  # nginx's workers run as another user when it is started as root
     www = os.path.join(root, "www")
-    os.makedirs(www)
+    os.makedirs(www, mode=0o755)
     for d in ("logs", "tmp"):
         os.makedirs(os.path.join(root, d))
     port = free_port()
@@ -126,6 +127,7 @@ def post(url, record):
 def test_nginx_serves_the_debian_release_csv_which_loads_with_short_rows(db, nginx):
     base, www = nginx
     shutil.copy(DEBIAN_CSV, os.path.join(www, "debian.csv"))
+    os.chmod(os.path.join(www, "debian.csv"), 0o644)
     columns = [{"name": "version", "type": "text"}, {"name": "codename", "type": "text"},
                {"name": "series", "type": "text", "primary_key": True}, {"name": "created", "type": "date"},
                {"name": "release", "type": "date"}, {"name": "eol", "type": "date"},
