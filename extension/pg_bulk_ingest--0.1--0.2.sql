@@ -335,3 +335,57 @@ COMMENT ON COLUMN bulk_ingest.source_status.cron_schedule IS
 COMMENT ON COLUMN bulk_ingest.source_status.next_run_at IS
     'When the source next runs: the launcher''s next tick, or the next time of its cron schedule (UTC); NULL when '
     'it is not scheduled';
+
+-- ---- issue 12: real APIs: the watermark in the source's own form, and runs stopped at max_pages ---------------------
+-- {high_watermark} sends the watermark the way the source wrote it in the record that holds the maximum (epoch
+-- seconds stay epoch seconds, "2024-01-01T00:00:12+00:00" stays that text), not in PostgreSQL's text form.
+ALTER TABLE bulk_ingest.watermarks ADD COLUMN source_value text;
+COMMENT ON COLUMN bulk_ingest.watermarks.source_value IS
+    'The watermark as the source wrote it in the record that holds the maximum (before a column''s format): what '
+    '{high_watermark} sends; NULL when unknown';
+-- A run stopped by options.max_pages says so, and the next run continues with the page it did not read.
+ALTER TABLE bulk_ingest.watermarks ADD COLUMN resume jsonb;
+COMMENT ON COLUMN bulk_ingest.watermarks.resume IS
+    'Where the next run continues after a run stopped at max_pages (the next page; secrets kept as references, never '
+    'their values); NULL: from the first page';
+ALTER TABLE bulk_ingest.runs ADD COLUMN next_page text;
+COMMENT ON COLUMN bulk_ingest.runs.next_page IS
+    'The page the run did not read because it reached options.max_pages (secrets shown as ***); NULL when it read '
+    'every page';
+-- OAuth 2 client credentials (options.auth): the bearer token of a source, cached across runs until shortly before
+-- it expires. A credential like the secrets: readable by superusers only, never dumped.
+CREATE TABLE bulk_ingest.tokens (
+    source       text PRIMARY KEY REFERENCES bulk_ingest.sources (source) ON DELETE CASCADE,
+    access_token text NOT NULL,
+    expires_at   timestamptz,
+    fingerprint  text NOT NULL,
+    fetched_at   timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON bulk_ingest.tokens FROM PUBLIC;
+ALTER TABLE bulk_ingest.tokens ENABLE ROW LEVEL SECURITY;  -- no policy: no row for anyone but superusers
+COMMENT ON TABLE bulk_ingest.tokens IS
+    'OAuth 2 access tokens of sources with options.auth, cached until shortly before they expire; superusers only';
+COMMENT ON COLUMN bulk_ingest.tokens.source IS 'The source the token authenticates';
+COMMENT ON COLUMN bulk_ingest.tokens.access_token IS 'The bearer token (a credential: never shown elsewhere)';
+COMMENT ON COLUMN bulk_ingest.tokens.expires_at IS 'When it expires (from expires_in); NULL: not said, used until refused';
+COMMENT ON COLUMN bulk_ingest.tokens.fingerprint IS
+    'The token endpoint, client and scope it was issued for: a re-declared source with others fetches a new one';
+COMMENT ON COLUMN bulk_ingest.tokens.fetched_at IS 'When it was fetched';
+-- bulk_ingest_reset: set or clear a source's watermark (and where its runs stopped) for a backfill, recorded in the
+-- run history as a run with the trigger 'reset'.
+ALTER TABLE bulk_ingest.runs DROP CONSTRAINT runs_trigger_check;
+ALTER TABLE bulk_ingest.runs ADD CONSTRAINT runs_trigger_check
+    CHECK ("trigger" IN ('run', 'start', 'schedule', 'reset'));
+CREATE FUNCTION @extschema@.bulk_ingest_reset(source text, high_watermark text DEFAULT NULL)
+RETURNS bulk_ingest.runs
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'bulk_ingest_reset';
+REVOKE ALL ON FUNCTION @extschema@.bulk_ingest_reset(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.bulk_ingest_reset(text, text) TO bulk_ingest_user;
+COMMENT ON FUNCTION @extschema@.bulk_ingest_reset IS
+    'Set (or with NULL clear) the stored watermark of a source and where its runs stopped, for a backfill; recorded '
+    'in bulk_ingest.runs';
+-- Deletes at the source (options.deleted_path): the rows a run deleted, beside the rows it loaded.
+ALTER TABLE bulk_ingest.runs ADD COLUMN deleted bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN bulk_ingest.runs.deleted IS
+    'Rows the run deleted from the target because their records said so (options.deleted_path)';

@@ -9,6 +9,7 @@ PACKAGES=(
     libcurl4-openssl-dev rapidjson-dev libgtest-dev libbenchmark-dev zlib1g-dev
     python3-psycopg python3-pytest libipc-run-perl clang-format
     openssl
+    distro-info-data
 )
 
 missing=()

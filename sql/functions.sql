@@ -80,8 +80,13 @@ DROP TABLE fn.orders;
 CREATE VIEW fn.orders AS SELECT 1 AS id, now() AS at;
 SELECT bulk_ingest_preview('fn_orders', 0);
 DROP VIEW fn.orders;
+-- A target in a schema that does not exist is refused at registration; one whose schema went away since, by the preview.
 SELECT source FROM bulk_ingest_register('fn_noschema', 'http://127.0.0.1:1/', 'no_such_schema.t',
     '[{"name": "id", "type": "bigint"}]');
+CREATE SCHEMA fn_gone;
+SELECT source FROM bulk_ingest_register('fn_noschema', 'http://127.0.0.1:1/', 'fn_gone.t',
+    '[{"name": "id", "type": "bigint"}]');
+DROP SCHEMA fn_gone;
 SELECT bulk_ingest_preview('fn_noschema', 0);
 -- As the owner: no CREATE on the schema, then no INSERT on the table.
 GRANT CREATE ON SCHEMA public TO regress_fn_member;

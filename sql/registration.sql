@@ -142,3 +142,28 @@ SELECT (bulk_ingest_register('ix', 'http://h/', 'ix_t', '[{"name": "a", "type": 
 -- Checking a declaration leaves nothing behind: no target yet, no scratch table.
 SELECT to_regclass('ix_t') IS NULL AS no_table_yet, (SELECT count(*) FROM pg_class) = :relations_before AS nothing_left;
 SELECT bulk_ingest_unregister('ix');
+
+-- Issue 12: what a run could not honour is refused at registration. A run creates its table, never its schema; a
+-- header watermark versions one document; the forms of {high_watermark} must apply to its column; window placeholders
+-- need windows; options.lag fits its watermark; options.on_status, options.method and options.body say something valid.
+SELECT bulk_ingest_register('r12', 'http://h/', 'no_such_schema.t', '[{"name": "a", "type": "text"}]');
+SELECT bulk_ingest_register('r12', 'http://h/', 't', '[{"name": "a", "type": "text"}]',
+    options => '{"high_watermark_path": "header:ETag", "pagination": {"type": "link_header"}}');
+SELECT bulk_ingest_register('r12', 'http://h/?s={high_watermark:epoch}', 't', '[{"name": "n", "type": "bigint"}]',
+    high_watermark_column => 'n');
+SELECT bulk_ingest_register('r12', 'http://h/?s={high_watermark:epoc}', 't', '[{"name": "n", "type": "timestamptz"}]',
+    high_watermark_column => 'n');
+SELECT bulk_ingest_register('r12', 'http://h/?from={window_start}', 't', '[{"name": "n", "type": "timestamptz"}]');
+SELECT bulk_ingest_register('r12', 'http://h/', 't', '[{"name": "n", "type": "timestamptz"}]',
+    high_watermark_column => 'n', options => '{"lag": "two hours"}');
+SELECT bulk_ingest_register('r12', 'http://h/', 't', '[{"name": "n", "type": "bigint"}]',
+    high_watermark_column => 'n', options => '{"lag": "1 hour"}');
+SELECT bulk_ingest_register('r12', 'http://h/?from={window_start}', 't', '[{"name": "n", "type": "timestamptz"}]',
+    options => '{"window": {"step": "0 days", "start": "2024-01-01T00:00:00Z"}}');
+SELECT bulk_ingest_register('r12', 'http://h/', 't', '[{"name": "n", "type": "timestamptz"}]',
+    options => '{"on_status": {"200": "end"}}');
+SELECT bulk_ingest_register('r12', 'http://h/', 't', '[{"name": "n", "type": "timestamptz"}]',
+    options => '{"method": "GET", "body": {"since": "{high_watermark}"}}');
+SELECT bulk_ingest_register('r12', 'http://h/', 't', '[{"name": "n", "type": "timestamptz"}]',
+    format => 'csv', options => '{"csv": {"missing_fields": "skip"}}');
+SELECT count(*) AS sources_registered FROM bulk_ingest.sources WHERE source = 'r12';

@@ -56,7 +56,10 @@ void AppendCopyEscaped(std::string &out, std::string_view text) {
 }
 
 void AppendCopyRow(std::string &out, const RecordReader &reader) {
-    size_t n = reader.ColumnCount();
+    AppendCopyRow(out, reader, reader.ColumnCount());
+}
+
+void AppendCopyRow(std::string &out, const RecordReader &reader, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (i > 0) {
             out += '\t';

@@ -13,5 +13,7 @@ void AppendCopyEscaped(std::string &out, std::string_view text);
 
 // Appends the current record of reader as one COPY text row, terminated by '\n'.
 void AppendCopyRow(std::string &out, const RecordReader &reader);
+// The same with the first columns of the record only (the reader reads more: options.deleted_path).
+void AppendCopyRow(std::string &out, const RecordReader &reader, size_t columns);
 
 }  // namespace bulk_ingest

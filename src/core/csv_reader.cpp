@@ -437,15 +437,32 @@ bool CsvReader::Impl::Next() {
             }
         }
     }
-    if (ends_.size() != expected_) {
+    const bool fewer = ends_.size() < expected_ && !options_.missing_fields_null;
+    const bool more = ends_.size() > expected_ && !options_.extra_fields_ignore;
+    if (fewer || more) {
         throw RecordError(record_line_, "expected " + std::to_string(expected_) + " fields" +
                                             (options_.header ? " (as in the header)" : " (as in the first record)") +
-                                            ", found " + std::to_string(ends_.size()));
+                                            ", found " + std::to_string(ends_.size()) +
+                                            (fewer ? " (options.csv.missing_fields = 'null' makes missing trailing "
+                                                     "fields NULL)"
+                                                   : " (options.csv.extra_fields = 'ignore' ignores the extra "
+                                                     "fields)"));
     }
     CheckUtf8();
     for (size_t c = 0; c < columns_.size(); c++) {
         size_t i = index_[c];
         FieldValue &field = fields_[c];
+        if (i >= ends_.size()) {
+            // A missing trailing field (options.missing_fields_null): NULL.
+            field.text = std::string_view();
+            field.is_null = true;
+            if (!columns_[c].nullable) {
+                throw RecordError(record_line_, "column \"" + columns_[c].name + "\" is missing (the record has " +
+                                                    std::to_string(ends_.size()) +
+                                                    " fields), but it is declared \"nullable\": false");
+            }
+            continue;
+        }
         field.text = FieldText(i);
         field.is_null = !quoted_[i] && field.text == options_.null_string;
         if (field.is_null) {
@@ -471,6 +488,10 @@ bool CsvReader::Next() {
 
 const FieldValue &CsvReader::Field(size_t column) const {
     return impl_->fields_[column];
+}
+
+std::string_view CsvReader::SourceText(size_t column) const {
+    return impl_->converter_.SourceText(column, impl_->fields_[column]);
 }
 
 size_t CsvReader::ColumnCount() const {

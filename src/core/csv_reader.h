@@ -20,7 +20,9 @@
 //   twice, or a number beyond the header's width, is an Error naming the columns and listing the header's names.
 //   Header columns that no declared column uses are ignored.
 // - Every record must have as many fields as the header (or, without a header, as the first record); otherwise it
-//   is a RecordError naming the line and both counts.
+//   is a RecordError naming the line, both counts and the option that would accept it. options.missing_fields_null
+//   accepts shorter records (the missing trailing fields are NULL), options.extra_fields_ignore longer ones (the
+//   fields beyond the header's are ignored).
 // - json columns get the field's text unchanged (it must be JSON for PostgreSQL to accept it).
 //
 // Positions: Line() is the physical (1-based) line where the current record starts (quoted line breaks count);
@@ -41,9 +43,11 @@ namespace bulk_ingest {
 struct CsvReaderOptions {
     char delimiter = ',';
     char quote = '"';
-    std::optional<char> escape;  // nullopt: the quote character (RFC 4180 doubling)
-    std::string null_string;     // an unquoted field equal to this is NULL
-    bool header = true;          // the first record names the columns
+    std::optional<char> escape;        // nullopt: the quote character (RFC 4180 doubling)
+    std::string null_string;           // an unquoted field equal to this is NULL
+    bool header = true;                // the first record names the columns
+    bool missing_fields_null = false;  // a record with fewer fields: the missing trailing ones are NULL
+    bool extra_fields_ignore = false;  // a record with more fields: the extra ones are ignored
 };
 
 class CsvReader final : public RecordReader {
@@ -55,6 +59,7 @@ class CsvReader final : public RecordReader {
     // The first call reads the header (when options.header) and throws Error when it does not match the columns.
     bool Next() override;
     const FieldValue &Field(size_t column) const override;
+    std::string_view SourceText(size_t column) const override;
     size_t ColumnCount() const override;
     uint64_t Line() const override;
     uint64_t BytesConsumed() const override;

@@ -5,6 +5,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <strings.h>
+
 #include <cctype>
 #include <set>
 
@@ -80,9 +83,20 @@ CsvReaderOptions ParseCsvOptions(const rapidjson::Value &object) {
                 throw Error("options: \"csv\": \"header\" must be true or false");
             }
             csv.header = value.GetBool();
+        } else if (key == "missing_fields" || key == "extra_fields") {
+            const bool missing = key == "missing_fields";
+            const char *accept = missing ? "null" : "ignore";
+            std::string text = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
+            if (text != "error" && text != accept) {
+                throw Error("options: \"csv\": \"" + key + "\" must be \"error\" (the default: a record with " +
+                            (missing ? "fewer" : "more") + " fields than the header fails the batch) or \"" + accept +
+                            "\" (" +
+                            (missing ? "the missing trailing fields are NULL" : "the extra fields are ignored") + ")");
+            }
+            (missing ? csv.missing_fields_null : csv.extra_fields_ignore) = text == accept;
         } else {
             throw Error("options: \"csv\": unknown key \"" + key +
-                        "\"; known keys: delimiter, escape, header, null, quote");
+                        "\"; known keys: delimiter, escape, extra_fields, header, missing_fields, null, quote");
         }
     }
     return csv;
@@ -262,9 +276,14 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
         throw Error("options must be a JSON object");
     }
     SourceOptions options;
+    bool method_given = false;
     for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
         std::string key(m->name.GetString(), m->name.GetStringLength());
         const auto &value = m->value;
+        method_given = method_given || key == "method";
+        if (ParseRequestOption(key, value, &options.request)) {
+            continue;
+        }
         if (key == "batch_rows") {
             if (!value.IsInt64() || value.GetInt64() < 1) {
                 throw Error("options: \"batch_rows\" must be a positive integer");
@@ -275,6 +294,7 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             rapidjson::Writer<rapidjson::StringBuffer> writer(text);
             value.Accept(writer);
             options.pagination = ParsePagination(text.GetString());
+            options.pagination_given = true;
         } else if (key == "connect_timeout_ms" || key == "timeout_ms" || key == "max_response_bytes") {
             if (!value.IsInt64() || value.GetInt64() < 0 || (key == "connect_timeout_ms" && value.GetInt64() == 0)) {
                 throw Error("options: \"" + key + "\" must be a " +
@@ -367,13 +387,48 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             }
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
-            throw Error(
-                "options: unknown key \"" + key +
-                "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, high_watermark_path, "
-                "indexes, max_pages, max_response_bytes, max_retries, pagination, partition_by, records_path, "
-                "schedule, "
-                "timeout_ms");
+            std::vector<std::string> known = {
+                "basic_auth",   "batch_rows", "connect_timeout_ms", "csv",         "headers",    "high_watermark_path",
+                "indexes",      "max_pages",  "max_response_bytes", "max_retries", "pagination", "partition_by",
+                "records_path", "schedule",   "timeout_ms"};
+            known.insert(known.end(), kRequestOptionKeys.begin(), kRequestOptionKeys.end());
+            std::sort(known.begin(), known.end());
+            throw Error("options: unknown key \"" + key + "\"; known keys: " + Join(known));
         }
+    }
+    RequestOptions &request = options.request;
+    if (request.body && !method_given) {
+        request.method = "POST";  // a body is posted
+    }
+    if (request.body && request.method != "POST") {
+        throw Error("options: \"body\" is sent with \"method\": \"POST\", not " + request.method);
+    }
+    if (options.pagination.in_body && request.method != "POST") {
+        throw Error(
+            "options: \"pagination\" with \"in\": \"body\" carries its parameters in a JSON request body: "
+            "declare \"method\": \"POST\" (and \"body\", {} by default)");
+    }
+    if (request.oauth2 && options.basic_auth) {
+        throw Error("options: \"auth\" and \"basic_auth\" both authenticate the requests: declare one");
+    }
+    for (const auto &header : options.headers) {
+        if (request.oauth2 && strcasecmp(header.first.c_str(), "Authorization") == 0) {
+            throw Error(
+                "options: \"auth\" sends the Authorization header (the bearer token): options.headers must "
+                "not set it too");
+        }
+    }
+    if (request.method == "POST" && !request.body) {
+        request.body = "{}";
+    }
+    if (!options.high_watermark_header.empty() && (options.pagination_given || options.max_pages > 0)) {
+        // The header of the first page versions that page only: with more pages, a 304 of the first page would hide
+        // the changes of the others for ever.
+        throw Error("options: \"high_watermark_path\" (header:" + options.high_watermark_header +
+                    ") versions a single " + "document: the first page's " + options.high_watermark_header +
+                    " says nothing of the pages after it, so it cannot be combined with " +
+                    (options.pagination_given ? "\"pagination\"" : "\"max_pages\"") +
+                    "; use a high_watermark_column to read a paginated source incrementally");
     }
     return options;
 }

@@ -13,6 +13,7 @@
 #include "columns.h"
 #include "csv_reader.h"
 #include "paginator.h"
+#include "request_options.h"
 
 namespace bulk_ingest {
 
@@ -46,6 +47,7 @@ struct SourceOptions {
     int64_t batch_rows = 100000;                         // a page is cut into batches of at most this many rows
     std::optional<std::string> schedule;                 // an interval ("15 minutes"); checked by the PostgreSQL layer
     PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
+    bool pagination_given = false;                       // options.pagination was declared
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
     int max_retries = 5;                                 // retries of one failed request
     int64_t connect_timeout_ms = 10000;                  // connecting to the server, TLS included
@@ -63,6 +65,7 @@ struct SourceOptions {
     std::optional<std::pair<std::string, std::string>> basic_auth;
     std::vector<IndexDecl> indexes;  // options.indexes, in declaration order
     std::string partition_by;        // options.partition_by ("RANGE (updated_at)"); "" = not partitioned
+    RequestOptions request;          // lag, window, method and body, on_status (request_options.h)
 };
 
 // Parses the "options" JSON object. Throws bulk_ingest::Error for a value of the wrong type or range and for an

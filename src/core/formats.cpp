@@ -24,9 +24,7 @@ std::unique_ptr<RecordReader> MakeRecordReader(const std::string &format, ByteSo
     if (format == "json") {
         JsonReaderOptions json;
         json.records_path = options.records_path;
-        if (options.pagination.NeedsBodyValue()) {
-            json.metadata_paths.push_back(options.pagination.path);
-        }
+        json.metadata_paths = options.pagination.BodyPaths();
         return std::make_unique<JsonReader>(source, std::move(columns), json);
     }
     if (format == "csv") {
@@ -54,11 +52,29 @@ void ValidateRecordFormat(const std::string &format, std::vector<ColumnSpec> col
 }
 
 std::optional<std::string> BodyPaginationValue(const RecordReader &reader, const SourceOptions &options) {
-    if (!options.pagination.NeedsBodyValue()) {
+    if (options.pagination.path.empty()) {
         return std::nullopt;
     }
     const auto *json = dynamic_cast<const JsonReader *>(&reader);
     return json ? json->Metadata(0) : std::nullopt;
+}
+
+void ReadBodyPaginationValues(const RecordReader &reader, const SourceOptions &options, PageInfo *page) {
+    const auto *json = dynamic_cast<const JsonReader *>(&reader);
+    if (json == nullptr) {
+        return;
+    }
+    const PaginationSpec &spec = options.pagination;
+    size_t i = 0;
+    for (auto [path, into] :
+         {std::pair<const std::string *, std::optional<std::string> *>{&spec.path, &page->body_value},
+          {&spec.has_more_path, &page->has_more},
+          {&spec.total_path, &page->total},
+          {&spec.total_pages_path, &page->total_pages}}) {
+        if (!path->empty()) {
+            *into = json->Metadata(i++);
+        }
+    }
 }
 
 const char *PositionUnit(const std::string &format) {

@@ -24,6 +24,9 @@ void ValidateRecordFormat(const std::string &format, std::vector<ColumnSpec> col
 // The value the pagination reads from the body of the page just read (next URL or cursor), when it reads one.
 std::optional<std::string> BodyPaginationValue(const RecordReader &reader, const SourceOptions &options);
 
+// Every value the pagination reads from the body (next URL or cursor, has_more, total, total_pages) into page.
+void ReadBodyPaginationValues(const RecordReader &reader, const SourceOptions &options, PageInfo *page);
+
 // What a reader's positions count, for messages: "line" (ndjson, csv) or "record" (json).
 const char *PositionUnit(const std::string &format);
 

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "text.h"
 #include "url.h"
+#include "watermark_format.h"
 
 namespace bulk_ingest {
 
@@ -400,7 +401,7 @@ std::string RefusalMessage(const std::string &host, const struct sockaddr *addr)
 
 void CheckUrlHostAllowed(const std::string &url, const HostAllowlist &allowlist) {
     // The placeholders as ValidateSourceUrl replaces them: they cannot be part of a valid host anyway.
-    const std::string host = OriginOf(ExpandUrlTemplate(url, "0")).host;
+    const std::string host = OriginOf(BlankPlaceholders(url, "0")).host;
     if (host.empty()) {
         return;  // not a URL a request is ever made to: ValidateSourceUrl refuses it
     }

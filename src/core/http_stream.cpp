@@ -165,6 +165,7 @@ struct HttpStream::Impl {
     int redirects = 0;                   // followed so far
     bool redirect_ready = false;         // the response is a redirect to follow and its headers are complete
     std::optional<std::string> refusal;  // the allowlist refused a connection of this hop
+    bool post = false;                   // this hop is a POST of options.post_body
 
     CURL *easy = nullptr;
     CURLM *multi = nullptr;
@@ -541,6 +542,23 @@ struct HttpStream::Impl {
                 append(header);
             }
         }
+        if (post) {
+            // A body with a secret goes where the headers with secrets go: to the URL's origin only.
+            if (options.post_body_sensitive && !same_origin) {
+                curl_slist_free_all(list);
+                throw HttpError(0,
+                                "could not fetch " + Named() +
+                                    ": the redirect to another origin would carry the request body, which holds a "
+                                    "secret",
+                                HttpErrorKind::kNotAllowed);
+            }
+            append("Expect:");  // no 100-continue round trip before the body
+            Set(CURLOPT_POST, 1L);
+            Set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(options.post_body->size()));
+            Set(CURLOPT_COPYPOSTFIELDS, options.post_body->c_str());
+        } else {
+            Set(CURLOPT_HTTPGET, 1L);
+        }
         Set(CURLOPT_HTTPHEADER, list);  // nullptr: none
         curl_slist_free_all(request_headers);
         request_headers = list;
@@ -577,6 +595,9 @@ struct HttpStream::Impl {
         }
         // Checked here too (PrepareHop checks again) so that the message names the hop that redirected.
         OriginToRequest(next, "the redirect to \"" + next + "\" was refused: ");
+        if (status == 301 || status == 302 || status == 303) {
+            post = false;  // continued as a GET, without the body
+        }
         redirects++;
         current_url = next;
     }
@@ -668,6 +689,7 @@ HttpStream::HttpStream(std::string url, HttpOptions options) : impl_(new Impl())
     impl_->url = std::move(url);
     impl_->options = std::move(options);
     impl_->current_url = impl_->url;
+    impl_->post = impl_->options.post_body.has_value();
     impl_->Setup();
 }
 

@@ -1,4 +1,4 @@
-// An HTTP GET whose body is read as a pull stream (libcurl multi interface, driven from Read()).
+// An HTTP GET (or POST) whose response body is read as a pull stream (libcurl multi interface, driven from Read()).
 //
 // The body is never held whole: libcurl hands over at most one network chunk at a time, and the transfer is
 // paused while that chunk is unread. Between waits, should_abort is asked whether to give up (a cancel or a
@@ -39,6 +39,11 @@ struct HttpOptions {
     long abort_check_interval_ms = 100;  // how often should_abort is asked while waiting for the network
     uint64_t max_body_bytes = 0;         // a longer response body is an HttpError (not retried); 0 = no limit
     std::string user_agent = "pg_bulk_ingest";
+    // POST with this body (nullopt: GET). A 301, 302 or 303 redirect continues with a GET without it (as browsers
+    // and libcurl do); 307 and 308 send it again.
+    std::optional<std::string> post_body;
+    // The body carries a secret: a redirect that would send it to another origin is refused (kNotAllowed).
+    bool post_body_sensitive = false;
     std::function<bool()> should_abort;  // returns true to stop: Read()/Start() then throw Interrupted
 };
 

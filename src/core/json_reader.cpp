@@ -585,6 +585,10 @@ const FieldValue &JsonReader::Field(size_t column) const {
     return impl_->parser_.Field(column);
 }
 
+std::string_view JsonReader::SourceText(size_t column) const {
+    return impl_->parser_.SourceText(column);
+}
+
 size_t JsonReader::ColumnCount() const {
     return impl_->parser_.ColumnCount();
 }

@@ -39,6 +39,7 @@ class JsonReader final : public RecordReader {
 
     bool Next() override;
     const FieldValue &Field(size_t column) const override;
+    std::string_view SourceText(size_t column) const override;
     size_t ColumnCount() const override;
     // 1-based index of the current record within the records array.
     uint64_t Line() const override;

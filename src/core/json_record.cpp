@@ -772,6 +772,10 @@ void JsonRecordParser::Parse(const char *text, size_t len, uint64_t position) {
     impl_->Parse(text, len, position);
 }
 
+std::string_view JsonRecordParser::SourceText(size_t column) const {
+    return impl_->converter_.SourceText(column, (*fields_)[column]);
+}
+
 const std::vector<ColumnSpec> &JsonRecordParser::Columns() const {
     return impl_->columns_;
 }

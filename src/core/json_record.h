@@ -51,6 +51,8 @@ class JsonRecordParser {
     void Parse(const char *text, size_t len, uint64_t position);
 
     const FieldValue &Field(size_t column) const { return (*fields_)[column]; }
+    // The column's text before its declared format converted it (RecordReader::SourceText).
+    std::string_view SourceText(size_t column) const;
     size_t ColumnCount() const { return fields_->size(); }
     const std::vector<ColumnSpec> &Columns() const;
     // Bytes held by the parse buffer (for memory checks).

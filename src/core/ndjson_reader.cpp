@@ -147,6 +147,10 @@ const FieldValue &NdjsonReader::Field(size_t column) const {
     return impl_->parser_.Field(column);
 }
 
+std::string_view NdjsonReader::SourceText(size_t column) const {
+    return impl_->parser_.SourceText(column);
+}
+
 size_t NdjsonReader::ColumnCount() const {
     return impl_->parser_.ColumnCount();
 }

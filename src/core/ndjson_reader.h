@@ -17,6 +17,7 @@ class NdjsonReader final : public RecordReader {
 
     bool Next() override;
     const FieldValue &Field(size_t column) const override;
+    std::string_view SourceText(size_t column) const override;
     size_t ColumnCount() const override;
     uint64_t Line() const override;
     uint64_t BytesConsumed() const override;

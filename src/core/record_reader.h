@@ -21,6 +21,9 @@ class RecordReader {
     // Values of the declared columns for the current record, in declaration order.
     virtual const FieldValue &Field(size_t column) const = 0;
     virtual size_t ColumnCount() const = 0;
+    // The value of column as the source wrote it, before its declared "format" converted it (an epoch's number),
+    // for a watermark sent back in the source's own form. Valid until the next call to Next().
+    virtual std::string_view SourceText(size_t column) const { return Field(column).text; }
     // 1-based line of the input where the current record starts.
     virtual uint64_t Line() const = 0;
     // Bytes of input consumed so far.

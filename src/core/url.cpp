@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "text.h"
+#include "watermark_format.h"
 
 namespace bulk_ingest {
 
@@ -350,7 +351,7 @@ std::string ResolveRedirectLocation(const std::string &location, const std::stri
 }
 
 void ValidateSourceUrl(const std::string &url) {
-    CheckHttpUrl(ReplaceAll(url, kPlaceholder, "0"), "URL \"" + url + "\"");
+    CheckHttpUrl(BlankPlaceholders(url, "0"), "URL \"" + url + "\"");
 }
 
 std::string ExpandUrlTemplate(const std::string &url_template, const std::string &value) {

@@ -580,7 +580,7 @@ bool AppendPgArrayFromJson(std::string_view json, ValueFormat element_format, st
 }
 
 ValueConverter::ValueConverter(const std::vector<ColumnSpec> &columns, bool json_values)
-    : columns_(columns), array_(columns.size()), buffers_(columns.size()) {
+    : columns_(columns), array_(columns.size()), buffers_(columns.size()), source_(columns.size()) {
     for (size_t c = 0; c < columns_.size(); c++) {
         array_[c] = json_values && columns_[c].array && !columns_[c].json;
         if (columns_[c].format != ValueFormat::kNone && !columns_[c].json && (json_values || !columns_[c].array)) {
@@ -610,9 +610,11 @@ std::string_view ValueConverter::ConvertArray(size_t c, std::string_view json, c
 void ValueConverter::ApplyFormats(std::vector<FieldValue> &fields, const char *unit, uint64_t position) {
     for (uint32_t c : formatted_) {
         FieldValue &field = fields[c];
+        source_[c] = std::string_view();
         if (field.is_null || (array_[c] && field.text.data() == buffers_[c].data())) {
             continue;
         }
+        source_[c] = field.text;
         std::string &buf = Buffer(c, field.text.size());
         if (!AppendFormatted(columns_[c].format, field.text, &buf, &error_)) {
             throw RecordError(unit, position,

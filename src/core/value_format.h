@@ -62,6 +62,11 @@ class ValueConverter {
     // elements were converted already). fields[c] belongs to column c.
     void ApplyFormats(std::vector<FieldValue> &fields, const char *unit, uint64_t position);
 
+    // The text of column c before ApplyFormats converted it (field: the column's current value).
+    std::string_view SourceText(size_t c, const FieldValue &field) const {
+        return source_[c].data() != nullptr ? source_[c] : field.text;
+    }
+
   private:
     std::string &Buffer(size_t c, size_t need);
 
@@ -69,7 +74,8 @@ class ValueConverter {
     std::vector<bool> array_;
     std::vector<uint32_t> formatted_;  // columns with a format (not json)
     std::vector<std::string> buffers_;
-    std::string scratch_, converted_;  // work buffers of array conversions
+    std::vector<std::string_view> source_;  // per column: the text before its format, when one was applied
+    std::string scratch_, converted_;       // work buffers of array conversions
     std::string error_;
 };
 

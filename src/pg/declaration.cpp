@@ -3,6 +3,7 @@
 #include "pg/allowlist.h"
 #include "pg/guard.h"
 #include "pg/sql.h"
+#include "pg/watermark_value.h"
 #include "core/formats.h"
 #include "core/secrets.h"
 #include "core/url.h"
@@ -172,6 +173,7 @@ Declaration *ResolveDeclaration(const SourceRow *row) {
                                     "as timestamptz, bigint, numeric, date or text.")));
         }
     }
+    CheckRequestOptions(decl);
     return decl;
 }
 

@@ -62,5 +62,13 @@ inline std::vector<bulk_ingest::ColumnSpec> DeclaredColumnSpecs(const Declaratio
     for (int i = 0; i < decl->ncolumns; i++) {
         specs[i].array = decl->columns[i].is_array;
     }
+    // options.deleted_path: one more value the reader reads (after the columns), which no column receives.
+    const bulk_ingest::RequestOptions &request = decl->options->request;
+    if (!request.deleted_path.empty()) {
+        bulk_ingest::ColumnSpec deleted;
+        deleted.name = "options.deleted_path";
+        deleted.pointer = request.deleted_pointer;
+        specs.push_back(deleted);
+    }
     return specs;
 }

@@ -1,6 +1,7 @@
 #include "pg/http_request.h"
 
 #include "core/request_header.h"
+#include "core/text.h"
 #include "pg/allowlist.h"
 #include "pg/settings.h"
 
@@ -16,19 +17,30 @@ bool ShouldAbortTransfer() {
     return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
-SourceHeaders SourceRequestHeaders(const bulk_ingest::SourceOptions &options, const bulk_ingest::SecretMap &secrets) {
+SourceHeaders SourceRequestHeaders(const bulk_ingest::SourceOptions &options, const bulk_ingest::TemplateValues &values,
+                                   const char *bearer_token) {
     SourceHeaders headers;
+    const bulk_ingest::SecretMap empty;
+    const bulk_ingest::SecretMap &secrets = values.secrets != nullptr ? *values.secrets : empty;
+    bool content_type = false;
     // A header that carries a secret, or credentials, is sent to the source's own origin only: never to another
     // host a redirect leads to.
     for (const auto &[name, value] : options.headers) {
         bool secret = !bulk_ingest::SecretReferences(value).empty() || bulk_ingest::IsCredentialHeader(name);
         (secret ? headers.sensitive : headers.plain)
-            .push_back(name + ": " + bulk_ingest::ExpandSecrets(value, secrets, false));
+            .push_back(name + ": " + bulk_ingest::ExpandTemplate(value, values, bulk_ingest::TemplateEncoding::kRaw));
+        content_type = content_type || bulk_ingest::EqualsIgnoreCase(name, "Content-Type");
     }
     if (options.basic_auth) {
         std::string credentials = bulk_ingest::ExpandSecrets(options.basic_auth->first, secrets, false) + ":" +
                                   bulk_ingest::ExpandSecrets(options.basic_auth->second, secrets, false);
         headers.sensitive.push_back("Authorization: Basic " + bulk_ingest::Base64Encode(credentials));
+    }
+    if (options.request.body && !content_type) {
+        headers.plain.push_back("Content-Type: application/json");
+    }
+    if (bearer_token != NULL) {
+        headers.sensitive.push_back(std::string("Authorization: Bearer ") + bearer_token);
     }
     return headers;
 }

@@ -93,8 +93,10 @@ BULK_INGEST_FUNCTION(bulk_ingest_infer_columns) {
         },
         kPrefix);
     bulk_ingest::SecretMap no_secrets;
+    bulk_ingest::TemplateValues values;  // an empty {high_watermark}, as a source's first run sends it
+    values.secrets = &no_secrets;
     SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
-        [&] { return new SourceHeaders(SourceRequestHeaders(*options, no_secrets)); }, kPrefix);
+        [&] { return new SourceHeaders(SourceRequestHeaders(*options, values, NULL)); }, kPrefix);
     // The first page, as a source's first run would request it (an empty {high_watermark}).
     char *first_url = CallCoreForText(
         infer_cxt,

@@ -41,6 +41,7 @@ typedef struct CopyFeed {
     CopyFromState cstate;
     bool staging;           // append the row's ordinal (for last-row-wins) as an extra field
     int64 rows;             // rows handed to COPY in this batch
+    int64 deleted;          // records of this batch that delete their row (options.deleted_path)
     size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
     MemoryContext row_cxt;  // reset for every row's watermark conversion
     // Maps COPY's line numbers back to lines of the response: runs of consecutive lines, one entry per run.
@@ -78,18 +79,28 @@ static uint64 SourceLineOf(const CopyFeed *f, uint64 copy_line) {
     return 0;
 }
 
-// Folds the current record's watermark value into the run's maximum, in the column's own type.
-static void FoldWatermark(WatermarkState *wm, const char *value, size_t len) {
+// Folds the current record's watermark value into the run's maximum, in the column's own type, and keeps the
+// source's text of the maximum (source, source_len: before the column's format converted it).
+static void FoldWatermark(WatermarkState *wm, const char *value, size_t len, const char *source, size_t source_len) {
     MemoryContext old = MemoryContextSwitchTo(feed->row_cxt);
     MemoryContextReset(feed->row_cxt);
     Datum datum = InputFunctionCall(&wm->input, pnstrdup(value, len), wm->input_param, wm->typmod);
-    if (!wm->has_max || DatumGetInt32(FunctionCall2Coll(&wm->compare, wm->collation, datum, wm->max)) > 0) {
+    int cmp = wm->has_max ? DatumGetInt32(FunctionCall2Coll(&wm->compare, wm->collation, datum, wm->max)) : 1;
+    if (cmp < 0 && wm->max_from_run) {
+        wm->descending = true;
+    }
+    if (cmp > 0) {
         MemoryContextSwitchTo(wm->cxt);
         if (wm->has_max && !wm->typbyval) {
             pfree(DatumGetPointer(wm->max));
         }
         wm->max = datumCopy(datum, wm->typbyval, wm->typlen);
+        if (wm->max_source != NULL) {
+            pfree(wm->max_source);
+        }
+        wm->max_source = pnstrdup(source, source_len);
         wm->has_max = true;
+        wm->max_from_run = true;
         wm->changed = true;
     }
     MemoryContextSwitchTo(old);
@@ -98,12 +109,17 @@ static void FoldWatermark(WatermarkState *wm, const char *value, size_t len) {
 // Reads the next record into the row buffer. Returns false at the end of the batch.
 static bool NextRow(CopyFeed *f) {
     BatchSource *source = f->source;
-    if (source->end_of_page || f->rows >= source->max_rows) {
+    if (source->end_of_page || f->rows + f->deleted >= source->max_rows) {
         return false;
     }
+    bool deleted = false;
+    const Declaration *decl = source->decl;
+    std::map<std::string, std::vector<std::string>> *deletes = source->deletes;
     bool have_row = false;
     const char *wm_value = NULL;
     size_t wm_len = 0;
+    const char *wm_source = NULL;
+    size_t wm_source_len = 0;
     uint64 line = 0;
     uint64 consumed = 0;
     int64 ordinal = f->rows + 1;
@@ -131,8 +147,29 @@ static bool NextRow(CopyFeed *f) {
             }
             line = reader.Line();
             consumed = reader.BytesConsumed();
-            bulk_ingest::AppendCopyRow(buffer, reader);
-            if (staging) {
+            if (deletes != nullptr) {
+                // The record's key, and whether it deletes the row (options.deleted_path: after the columns).
+                const bulk_ingest::FieldValue &flag = reader.Field(static_cast<size_t>(decl->ncolumns));
+                deleted = !flag.is_null && bulk_ingest::IsTrueText(flag.text);
+                std::string key;
+                std::vector<std::string> values;
+                for (int c = 0; c < decl->ncolumns; c++) {
+                    if (decl->columns[c].primary_key) {
+                        bulk_ingest::AppendCopyEscaped(key, reader.Field(static_cast<size_t>(c)).text);
+                        key += '\t';
+                        values.emplace_back(reader.Field(static_cast<size_t>(c)).text);
+                    }
+                }
+                if (deleted) {
+                    (*deletes)[key] = std::move(values);
+                } else if (!deletes->empty()) {
+                    deletes->erase(key);  // a later record of the key: it is not deleted
+                }
+            }
+            if (!deleted) {
+                bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
+            }
+            if (staging && !deleted) {
                 buffer.back() = '\t';
                 buffer += std::to_string(ordinal);
                 buffer += '\n';
@@ -140,6 +177,9 @@ static bool NextRow(CopyFeed *f) {
             if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
                 wm_value = reader.Field(wm_column).text.data();
                 wm_len = reader.Field(wm_column).text.size();
+                std::string_view source_text = reader.SourceText(wm_column);
+                wm_source = source_text.data();
+                wm_source_len = source_text.size();
             }
         },
         &failure);
@@ -151,16 +191,22 @@ static bool NextRow(CopyFeed *f) {
         source->end_of_page = true;
         return false;
     }
-    f->rows++;
+    if (deleted) {
+        f->deleted++;  // no COPY row: the batch deletes the key instead
+    } else {
+        f->rows++;
+    }
     if ((f->rows & 1023) == 0) {
         ProgressAddRead(1024, consumed - source->bytes_reported);
         source->bytes_reported = consumed;
     }
-    NoteSourceLine(f, (uint64)f->rows, line);
+    if (!deleted) {
+        NoteSourceLine(f, (uint64)f->rows, line);
+    }
     if (wm_value != NULL) {
         source->error_line = line;
         source->error_column = source->decl->columns[wm_column].name;
-        FoldWatermark(source->watermark, wm_value, wm_len);
+        FoldWatermark(source->watermark, wm_value, wm_len, wm_source, wm_source_len);
         source->error_line = 0;
         source->error_column = NULL;
     }
@@ -275,6 +321,10 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     state.run_source_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
     state.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "bulk_ingest row", ALLOCSET_SMALL_SIZES);
     source->row_buffer->clear();
+    source->deleted_records = 0;
+    if (source->deletes != NULL) {
+        CallCore([&] { source->deletes->clear(); });
+    }
     source->error_line = 0;
     source->error_column = NULL;
     source->http_failed = false;
@@ -300,6 +350,7 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     PG_FINALLY();
     { feed = NULL; }
     PG_END_TRY();
+    source->deleted_records = state.deleted;
 
     uint64 consumed = 0;
     CallCore([&] { consumed = source->reader->BytesConsumed(); });

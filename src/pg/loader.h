@@ -7,6 +7,10 @@
 
 #include "pg/pg_prelude.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "pg/declaration.h"
 #include "core/record_reader.h"
 
@@ -29,6 +33,11 @@ typedef struct WatermarkState {
     bool has_max;
     Datum max;
     bool changed;  // max grew in the current batch
+    // The value that holds max as the source wrote it (before a declared format), in cxt; NULL when unknown: what
+    // {high_watermark} sends back.
+    char *max_source;
+    bool max_from_run;  // max is a value of this run's records (not the stored one)
+    bool descending;    // a record of this run was below an earlier record's maximum: records are not in order
 } WatermarkState;
 
 // Where a batch's rows come from, and what it reports. Lives across the batches of a page.
@@ -49,6 +58,10 @@ typedef struct BatchSource {
     // Where an error happened, for the run's error message (0 / NULL when unknown).
     uint64 error_line;
     const char *error_column;
+    // options.deleted_path: the keys (their columns' texts) of this batch's records that delete their row, by the
+    // key's COPY text; the last record of a key decides (a later row of the key takes it off). NULL without it.
+    std::map<std::string, std::vector<std::string>> *deletes;
+    int64 deleted_records;  // records of the batch that were deletes
 } BatchSource;
 
 // Loads at most source->max_rows rows into the table relid in the current transaction. With source->merge (upserts

@@ -5,6 +5,7 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/launcher_registry.h"
+#include "pg/pacing.h"
 #include "pg/supervisor.h"
 #include "pg/settings.h"
 #include "pg/shared_state.h"
@@ -47,6 +48,7 @@ void _PG_init(void) {
     }
     RequestSharedState();
     RequestLauncherRegistry();
+    RequestPacingSharedMemory();
     RegisterSupervisor();
     prev_object_access_hook = object_access_hook;
     object_access_hook = OnObjectAccess;

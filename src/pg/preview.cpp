@@ -23,6 +23,8 @@
 #include "pg/declaration.h"
 #include "pg/guard.h"
 #include "pg/http_request.h"
+#include "pg/watermark_value.h"
+#include "pg/oauth2.h"
 #include "pg/loader.h"
 #include "pg/rebuild.h"
 #include "pg/rights.h"
@@ -127,17 +129,43 @@ static char *FetchFirstPage(const SourceRow *row, const Declaration *decl, int n
         NewInMemoryContext<bulk_ingest::SecretMap>([] { return new bulk_ingest::SecretMap(); });
     LoadSecrets(row->source, AddSecret, secrets);
     const char *prefix = psprintf("source \"%s\": preview: ", row->source);
-    SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
-        [&] { return new SourceHeaders(SourceRequestHeaders(*options, *secrets)); }, prefix);
+    // The first request as a run's first would be: the stored watermark in its source form, the OAuth 2 token,
+    // the headers, the body with the pagination's parameters.
     const char *stored = row->watermark;
-    char *url = CallCoreForText(
-        caller_cxt,
+    char *source_value, *resume;
+    LoadWatermarkExtras(row->source, &source_value, &resume);
+    bulk_ingest::TemplateValue *high_watermark = MakeWatermarkValue(decl, stored, source_value, true);
+    char *bearer_token = NULL;
+    if (options->request.oauth2) {
+        bearer_token = SourceBearerToken(decl, secrets, false, ShouldAbortTransfer);
+        const char *token = bearer_token;
+        CallCore([&] { (*secrets)[BULK_INGEST_TOKEN_SECRET] = token; });
+    }
+    bulk_ingest::TemplateValues values;
+    values.high_watermark = high_watermark;
+    values.secrets = secrets;
+    SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
+        [&] { return new SourceHeaders(SourceRequestHeaders(*options, values, bearer_token)); }, prefix);
+    bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
         [&] {
-            std::string first = bulk_ingest::ExpandSecrets(
-                bulk_ingest::ExpandUrlTemplate(row->url, stored ? stored : ""), *secrets, true);
-            return bulk_ingest::Paginator(options->pagination, first, options->max_pages).FirstUrl();
+            return new bulk_ingest::Paginator(
+                options->pagination, bulk_ingest::ExpandTemplate(row->url, values, bulk_ingest::TemplateEncoding::kUrl),
+                options->max_pages);
         },
         prefix);
+    char *url = CallCoreForText(
+        caller_cxt, [&] { return paginator->FirstUrl(); }, prefix);
+    char *request_body = !options->request.body ? NULL : CallCoreForText(caller_cxt, [&] {
+        std::string text = bulk_ingest::ExpandJsonTemplate(*options->request.body, values);
+        for (const bulk_ingest::BodyParameter &parameter : paginator->BodyParameters()) {
+            text = bulk_ingest::SetBodyParameter(text, parameter.name, parameter.value, parameter.number);
+        }
+        return text;
+    });
+    bool body_sensitive = false;
+    if (request_body != NULL) {
+        CallCore([&] { body_sensitive = !bulk_ingest::SecretReferences(*options->request.body).empty(); });
+    }
     char *shown = CallCoreForText(caller_cxt, [&] { return bulk_ingest::RedactSecrets(url, *secrets); });
     const char *conditional = NULL;
     if (!options->high_watermark_header.empty() && stored != NULL) {
@@ -146,8 +174,13 @@ static char *FetchFirstPage(const SourceRow *row, const Declaration *decl, int n
     }
     bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>(
         [&] {
-            return new bulk_ingest::HttpStream(
-                url, SourceHttpOptions(*options, &headers->plain, &headers->sensitive, conditional));
+            bulk_ingest::HttpOptions http =
+                SourceHttpOptions(*options, &headers->plain, &headers->sensitive, conditional);
+            if (request_body != NULL) {
+                http.post_body = request_body;
+                http.post_body_sensitive = body_sensitive;
+            }
+            return new bulk_ingest::HttpStream(url, http);
         },
         prefix);
     *unchanged = false;

@@ -42,6 +42,15 @@ static char *RequiredJson(FunctionCallInfo fcinfo, int argno, const char *name) 
 // through a search_path (rights.h), so the stored name must be complete.
 static char *QualifiedTarget(const char *source, const char *target) {
     List *names = stringToQualifiedNameList(target);
+    if (list_length(names) == 2 && !OidIsValid(LookupNamespaceNoError(strVal(linitial(names))))) {
+        // A run creates the table, never its schema (which needs privileges and a decision of its own): a
+        // declaration whose schema is missing could not run.
+        const char *schema = strVal(linitial(names));
+        ereport(ERROR, (errcode(ERRCODE_INVALID_SCHEMA_NAME),
+                        errmsg("source \"%s\": target \"%s\": schema \"%s\" does not exist", source, target, schema),
+                        errhint("Create it first (CREATE SCHEMA %s): a run creates the target table, not its schema.",
+                                quote_identifier(schema))));
+    }
     if (list_length(names) != 1) {
         return pstrdup(target);  // qualified (or invalid: ResolveDeclaration says so)
     }

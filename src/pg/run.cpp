@@ -8,6 +8,7 @@
 #include "pg/catalog.h"
 #include "pg/guard.h"
 #include "pg/run_slot.h"
+#include "pg/watermark_value.h"
 #include "pg/worker.h"
 
 extern "C" {
@@ -159,5 +160,6 @@ BULK_INGEST_FUNCTION(bulk_ingest_run) {
     }
     Datum result = OidInputFunctionCall(F_RECORD_IN, pstrdup(slot->run_row), result_type, -1);
     dsm_detach(segment);
+    NoticeIfStoppedAtMaxPages(result);
     PG_RETURN_DATUM(result);
 }

@@ -7,10 +7,13 @@
 #include "pg/allowlist.h"
 #include "pg/catalog.h"
 #include "pg/declaration.h"
+#include "pg/deletes.h"
 #include "pg/guard.h"
 #include "core/http_stream.h"
 #include "pg/http_request.h"
 #include "pg/loader.h"
+#include "pg/oauth2.h"
+#include "pg/pacing.h"
 #include "pg/rebuild.h"
 #include "pg/rights.h"
 #include "core/charset.h"
@@ -20,8 +23,14 @@
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
 #include "pg/target.h"
+#include "pg/watermark_value.h"
+#include "pg/window.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
+#include "core/rate_limit.h"
+#include "core/request_options.h"
+#include "core/resume_state.h"
+#include "core/watermark_format.h"
 #include "core/retry_policy.h"
 #include "core/request_header.h"
 #include "core/secrets.h"
@@ -71,6 +80,10 @@ typedef struct PageOutcome {
     char *url;          // the URL the response came from, after redirects (relative next links resolve against it)
     char *link_header;  // all Link headers of the response, NULL when none
     char *body_value;   // the next URL or cursor the body gave (body pagination), NULL when none
+    char *has_more;     // the body's has_more_path, total_path and total_pages_path values, NULL when none
+    char *total;
+    char *total_pages;
+    char *cursor_header;  // the response header of a cursor pagination's "header"
 } PageOutcome;
 
 typedef struct RunState {
@@ -93,9 +106,24 @@ typedef struct RunState {
     PageOutcome page_outcome;        // what the current page told the paginator
     BatchSource batch_source;
     WatermarkState watermark;
-    Oid relid;            // the target
-    bool target_created;  // the run created the target
-    bool target_settled;  // a batch has committed: the target is what later batches load into, in place
+    Oid relid;                          // the target
+    bool target_created;                // the run created the target
+    bool target_settled;                // a batch has committed: the target is what later batches load into, in place
+    bulk_ingest::Paginator *paginator;  // the run's pagination
+    const char *resume;                 // where the last run stopped at max_pages (JSON), NULL: none
+    bool had_resume;                    // the catalog held such a state when the run started
+    bool latest;                        // the run starts from the stored watermark (__LATEST__)
+    bulk_ingest::TemplateValue *high_watermark;  // {high_watermark} of this run's requests
+    char *body_template;                         // options.body expanded for this window (secrets included)
+    bool body_sensitive;                         // it holds a secret: sent to the URL's origin only
+    char *page_body;                             // the body of the page's request (with the pagination's parameters)
+    bool page_ended;                             // options.on_status said the page's status ends the data
+    bool windowed;                               // options.window: the run asks for windows
+    TimestampTz window_start;                    // the window being read
+    char *bearer_token;                          // options.auth: the OAuth 2 token the requests carry
+    char *page_content_type;                     // the Content-Type of the page being read, NULL when none
+    int64 pages_read;                            // pages of the run so far (max_pages counts them across windows)
+    char *next_window_url;                       // max_pages was reached before this window: the run says so
 } RunState;
 
 static void BeginTransaction(const char *activity) {
@@ -137,7 +165,8 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     ProgressSetPhase("loading", NULL);
     source->merge = plan.reason == NULL;
     int64 rows = LoadBatch(source, load_into);
-    if (rows == 0) {
+    // A batch whose records only delete (options.deleted_path) still commits: its deletes.
+    if (rows == 0 && source->deleted_records == 0) {
         if (plan.reason != NULL) {
             RollbackTransaction();  // a batch with no rows rebuilds nothing
         } else {
@@ -151,11 +180,18 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
         run->relid = CompleteRebuild(decl, &plan, load_into, &stats);
         RecordRebuild(run->run_id, plan.reason, stats.attempts, stats.wait_ms);
     }
+    int64 deleted = source->deleted_records > 0 ? ApplyDeletes(decl, source) : 0;
     ProgressSetPhase("committing", NULL);
     uint64 bytes_now = 0;
     CallCore([&] { bytes_now = reader->BytesConsumed(); });
     char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
     RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
+    if (watermark != NULL) {
+        StoreWatermarkSourceValue(run->row->source, run->watermark.max_source);
+    }
+    if (source->deleted_records > 0) {
+        RecordDeletes(run->run_id, deleted);
+    }
     CommitTransaction();
     run->target_settled = true;
     run->watermark.changed = false;
@@ -191,44 +227,140 @@ static void WaitInterruptibly(int64 ms) {
     }
 }
 
+// options.auth: a request was answered 401 with the token: a new one from the token endpoint replaces it in the
+// requests (and in what messages redact).
+static void RefreshBearerToken(RunState *run) {
+    MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(run));
+    char *previous = run->bearer_token;
+    run->bearer_token = SourceBearerToken(run->decl, run->secrets, true, ShouldAbortTransfer);
+    MemoryContextSwitchTo(old);
+    const char *token = run->bearer_token;
+    CallCore([&] {
+        (*run->secrets)[BULK_INGEST_TOKEN_SECRET] = token;
+        for (std::string &header : *run->sensitive_headers) {
+            if (header == std::string("Authorization: Bearer ") + previous) {
+                header = std::string("Authorization: Bearer ") + token;
+            }
+        }
+    });
+    ereport(LOG, (errmsg("pg_bulk_ingest: source \"%s\": the OAuth 2 token was refused (HTTP 401); fetched a new one",
+                         run->row->source)));
+}
+
 // Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
 // 429, 5xx) after its backoff, which honours Retry-After. Returns the started stream, owned by the current memory
 // context; raises the final error (with the policy's reason) otherwise.
 // Returns NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
 static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     const char *conditional = run->batch == 1 ? run->conditional_header : NULL;
+    bool token_refreshed = false;  // options.auth: a 401 gets a new token once per request
     bulk_ingest::RetryPolicy *policy = run->retry_policy;
     CallCore([&] { policy->NextRequest(); });
     MemoryContext page_cxt = CurrentMemoryContext;
     MemoryContext attempt_cxt = AllocSetContextCreate(page_cxt, "bulk_ingest request", ALLOCSET_SMALL_SIZES);
     for (;;) {
+        // options.rate_limit, and the host's own limits: every run and worker of the server keeps the host's pace.
+        PaceRequest(url, run->decl->options->request.rate_limit);
         MemoryContextSwitchTo(attempt_cxt);
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
-            return new bulk_ingest::HttpStream(
-                url, SourceHttpOptions(*run->decl->options, run->request_headers, run->sensitive_headers, conditional));
+            bulk_ingest::HttpOptions options =
+                SourceHttpOptions(*run->decl->options, run->request_headers, run->sensitive_headers, conditional);
+            if (run->page_body != NULL) {
+                options.post_body = std::string(run->page_body);
+                options.post_body_sensitive = run->body_sensitive;
+            }
+            return new bulk_ingest::HttpStream(url, options);
         });
         int64 retry_in_ms = -1;
+        const int64 now_us = UnixMicroseconds();
+        int64 hold_until_us = 0;  // the server takes no request before then
+        // The request's final failure, raised once the host's hold is recorded (a 429 that ends the run still holds
+        // the host for the next runs).
+        std::string *failure = NewInMemoryContext<std::string>([] { return new std::string(); });
+        long failure_status = 0;
+        bulk_ingest::HttpErrorKind failure_kind = bulk_ingest::HttpErrorKind::kOther;
+        bool failed = false;
+        auto fail = [&](const bulk_ingest::HttpError &e, const std::string &message) {
+            *failure = message;
+            failure_status = e.status();
+            failure_kind = e.kind();
+            failed = true;
+        };
         CallCore([&] {
             try {
                 stream->Start();
                 policy->OnSuccess(url);
+                auto either = [&](const char *a, const char *b) {
+                    std::optional<std::string> value = stream->Header(a);
+                    return value ? value : stream->Header(b);
+                };
+                std::optional<int64_t> until =
+                    bulk_ingest::BlockedUntil(either("X-RateLimit-Remaining", "RateLimit-Remaining"),
+                                              either("X-RateLimit-Reset", "RateLimit-Reset"), now_us);
+                hold_until_us = until.value_or(0);
             } catch (const bulk_ingest::HttpError &e) {
+                if (e.retry_after()) {
+                    std::optional<int64_t> delay = bulk_ingest::ParseRetryAfter(*e.retry_after(), now_us / 1000);
+                    hold_until_us = delay ? now_us + *delay * 1000 : 0;
+                }
                 if (conditional != NULL && e.status() == 304) {
                     retry_in_ms = -2;  // not modified since the stored watermark
                     return;
                 }
-                bulk_ingest::RetryDecision decision = policy->OnFailure(url, e);
+                if (e.status() == 401 && run->bearer_token != NULL && !token_refreshed) {
+                    retry_in_ms = -4;  // the token expired or was revoked: a new one, once
+                    return;
+                }
+                std::optional<bulk_ingest::StatusAction> action =
+                    e.kind() == bulk_ingest::HttpErrorKind::kStatus
+                        ? bulk_ingest::ActionFor(run->decl->options->request, e.status())
+                        : std::nullopt;
+                if (action == bulk_ingest::StatusAction::kEnd) {
+                    policy->OnSuccess(url);
+                    retry_in_ms = -3;  // options.on_status: this status is the end of the data
+                    return;
+                }
+                if (action == bulk_ingest::StatusAction::kFail) {
+                    fail(e, std::string(e.what()) + " (options.on_status: not retried)");
+                    return;
+                }
+                // options.on_status "retry": as a transient failure (the backoff, max_retries, Retry-After)
+                bulk_ingest::RetryDecision decision =
+                    action == bulk_ingest::StatusAction::kRetry
+                        ? policy->OnFailure(url, e.status(), bulk_ingest::HttpErrorKind::kConnection, e.what(),
+                                            e.retry_after())
+                        : policy->OnFailure(url, e);
+                if (e.status() == 401 && token_refreshed) {
+                    decision.reason +=
+                        "; the OAuth 2 token was refreshed after the first 401, and the new one was refused too";
+                }
                 if (!decision.retry) {
-                    throw bulk_ingest::HttpError(e.status(), std::string(e.what()) + " (" + decision.reason + ")",
-                                                 e.kind());
+                    fail(e, std::string(e.what()) + " (" + decision.reason + ")");
+                    return;
                 }
                 retry_in_ms = decision.delay_ms;
             }
         });
         MemoryContextSwitchTo(page_cxt);
+        if (hold_until_us > 0) {
+            HoldHost(url, hold_until_us);
+        }
+        if (failed) {
+            CallCore([&] { throw bulk_ingest::HttpError(failure_status, *failure, failure_kind); });
+        }
         if (retry_in_ms == -2) {
             run->unchanged = true;
             return NULL;
+        }
+        if (retry_in_ms == -3) {
+            run->page_ended = true;
+            return NULL;
+        }
+        if (retry_in_ms == -4) {
+            MemoryContextReset(attempt_cxt);
+            RefreshBearerToken(run);
+            token_refreshed = true;
+            continue;
         }
         if (retry_in_ms < 0) {
             return stream;
@@ -243,7 +375,8 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
 static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
-    PageOutcome outcome = {0, NULL, NULL, NULL};
+    PageOutcome outcome;
+    memset(&outcome, 0, sizeof(outcome));
     // What messages and the progress view show. It outlives the page (errors after the page's end name it).
     char *shown = Redacted(run, run_cxt, url);
     if (run->page_url != NULL) {
@@ -261,12 +394,30 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         return outcome;
     }
     const std::string &watermark_header = decl->options->high_watermark_header;
+    if (!watermark_header.empty()) {
+        // A header versions one document: the first page's ETag says nothing of the pages after it, so a source
+        // that turns out to paginate would be "unchanged" for ever while its later pages change.
+        char *next = CallCoreForText(page_cxt, [&] { return stream->NextPageUrl(); });
+        if (next != NULL) {
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("the response links to a next page (Link: rel=\"next\"), but the source's "
+                                   "watermark is its %s header (options.high_watermark_path), which versions a single "
+                                   "document: the first page's %s says nothing of the next pages",
+                                   watermark_header.c_str(), watermark_header.c_str()),
+                            errhint("Use a high_watermark_column with the source's pagination, or a URL that returns "
+                                    "the whole document.")));
+        }
+    }
     if (!watermark_header.empty() && run->header_watermark == NULL) {
         run->header_watermark = CallCoreForText(run_cxt, [&]() -> std::optional<std::string> {
             auto value = stream->Header(watermark_header);
             return value && !value->empty() ? value : std::nullopt;
         });
     }
+    if (run->page_content_type != NULL) {
+        pfree(run->page_content_type);
+    }
+    run->page_content_type = CallCoreForText(run_cxt, [&] { return stream->Header("Content-Type"); });
     // A body declared in another charset (Content-Type: ...; charset=latin1) is converted to UTF-8 as it streams.
     bulk_ingest::ByteSource *body = stream;
     char *charset = CallCoreForText(page_cxt, [&]() -> std::optional<std::string> {
@@ -285,9 +436,17 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     BatchSource *source = &run->batch_source;
     source->reader = reader;
     source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
+    source->deletes = decl->options->request.deleted_path.empty()
+                          ? NULL
+                          : NewInMemoryContext<std::map<std::string, std::vector<std::string>>>(
+                                [] { return new std::map<std::string, std::vector<std::string>>(); });
     source->end_of_page = false;
     source->bytes_reported = 0;
     outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
+    const std::string &cursor_header = decl->options->pagination.header;
+    if (!cursor_header.empty()) {
+        outcome.cursor_header = CallCoreForText(run_cxt, [&] { return stream->Header(cursor_header); });
+    }
     outcome.url = CallCoreForText(run_cxt, [&] { return stream->Url(); });
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
@@ -302,8 +461,13 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     }
     run->batch--;  // the batch number taken for the next load was not used by this page
     MemoryContextSwitchTo(page_cxt);
-    outcome.body_value =
-        CallCoreForText(run_cxt, [&] { return bulk_ingest::BodyPaginationValue(*reader, *decl->options); });
+    bulk_ingest::PageInfo *body_values =
+        NewInMemoryContext<bulk_ingest::PageInfo>([] { return new bulk_ingest::PageInfo(); });
+    CallCore([&] { bulk_ingest::ReadBodyPaginationValues(*reader, *decl->options, body_values); });
+    outcome.body_value = CallCoreForText(run_cxt, [&] { return body_values->body_value; });
+    outcome.has_more = CallCoreForText(run_cxt, [&] { return body_values->has_more; });
+    outcome.total = CallCoreForText(run_cxt, [&] { return body_values->total; });
+    outcome.total_pages = CallCoreForText(run_cxt, [&] { return body_values->total_pages; });
     MemoryContextSwitchTo(run_cxt);
     MemoryContextReset(page_cxt);  // ends the transfer
     return outcome;
@@ -367,11 +531,115 @@ static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page
     }
 }
 
-static void IngestSource(RunState *run, const char *first_url) {
+// The requests of the run (or of one window): the headers and the body template with the watermark, the window's
+// bounds and the secrets substituted (in one pass: a value's text never expands a secret), in the current memory
+// context. Returns the first page's URL.
+static char *PrepareRequests(RunState *run, const bulk_ingest::TemplateValue *window_start,
+                             const bulk_ingest::TemplateValue *window_end) {
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    const bulk_ingest::SecretMap *secrets = run->secrets;
+    bulk_ingest::TemplateValues values;
+    values.high_watermark = run->high_watermark;
+    values.window_start = window_start;
+    values.window_end = window_end;
+    values.secrets = secrets;
+    const char *bearer_token = run->bearer_token;
+    SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
+        [&] { return new SourceHeaders(SourceRequestHeaders(*options, values, bearer_token)); });
+    run->request_headers = &headers->plain;
+    run->sensitive_headers = &headers->sensitive;
+    run->body_template = NULL;
+    if (options->request.body) {
+        run->body_template = CallCoreForText(
+            CurrentMemoryContext, [&] { return bulk_ingest::ExpandJsonTemplate(*options->request.body, values); });
+        bool sensitive_body = false;
+        CallCore([&] { sensitive_body = !bulk_ingest::SecretReferences(*options->request.body).empty(); });
+        run->body_sensitive = sensitive_body;
+    }
+    return CallCoreForText(CurrentMemoryContext, [&] {
+        return bulk_ingest::ExpandTemplate(run->row->url, values, bulk_ingest::TemplateEncoding::kUrl);
+    });
+}
+
+// Reads the pages of the run (or of one window) from first_url, or from where resume says the last run stopped.
+// max_pages bounds the pages of the whole run, windows included.
+static void IngestPages(RunState *run, const char *first_url, const bulk_ingest::PaginatorState *resume) {
     MemoryContext run_cxt = CurrentMemoryContext;
     const bulk_ingest::SourceOptions *options = run->decl->options;
+    int64 max_pages = options->max_pages > 0 ? options->max_pages - run->pages_read : 0;
     bulk_ingest::Paginator *paginator = NewInMemoryContext<bulk_ingest::Paginator>(
-        [&] { return new bulk_ingest::Paginator(options->pagination, first_url, options->max_pages); });
+        [&] { return new bulk_ingest::Paginator(options->pagination, first_url, max_pages); });
+    run->paginator = paginator;
+    if (resume != NULL) {
+        CallCore([&] { paginator->Resume(*resume); });  // continues with the page the last run did not read
+    }
+    MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
+    // offset and page pagination add their parameters to the first URL
+    char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
+    while (url != NULL) {
+        MemoryContextSwitchTo(page_cxt);
+        // The request's body: the template with the pagination's parameters ("in": "body").
+        run->page_body = run->body_template == NULL ? NULL : CallCoreForText(page_cxt, [&] {
+            std::string body = run->body_template;
+            for (const bulk_ingest::BodyParameter &parameter : paginator->BodyParameters()) {
+                body = bulk_ingest::SetBodyParameter(body, parameter.name, parameter.value, parameter.number);
+            }
+            return body;
+        });
+        char *page_body = run->page_body != NULL ? MemoryContextStrdup(run_cxt, run->page_body) : NULL;
+        MemoryContextSwitchTo(run_cxt);
+        run->page_body = page_body;  // outlives the page's context, which IngestPage resets
+        run->page_ended = false;
+        PageOutcome page = IngestPage(run, url, page_cxt);
+        if (page_body != NULL) {
+            pfree(page_body);
+            run->page_body = NULL;
+        }
+        if (run->unchanged) {
+            break;
+        }
+        MemoryContextSwitchTo(page_cxt);  // the intermediate text goes with the next page's reset
+        url = CallCoreForText(run_cxt, [&] {
+            bulk_ingest::PageInfo info;
+            info.url = page.url != NULL ? page.url : url;
+            auto set = [](std::optional<std::string> *into, const char *value) {
+                if (value != NULL) {
+                    *into = std::string(value);
+                }
+            };
+            set(&info.link_header, page.link_header);
+            set(&info.body_value, page.body_value);
+            set(&info.has_more, page.has_more);
+            set(&info.total, page.total);
+            set(&info.total_pages, page.total_pages);
+            set(&info.cursor_header, page.cursor_header);
+            info.records = (uint64_t)page.rows;
+            return paginator->Next(info);
+        });
+        MemoryContextSwitchTo(run_cxt);
+    }
+    CallCore([&] { run->pages_read += paginator->Pages(); });
+    MemoryContextDelete(page_cxt);
+}
+
+// Where the next run continues, in the catalog, in a transaction of its own: the next window after one was read.
+static void StoreWindowPosition(RunState *run, TimestampTz next_window) {
+    BeginTransaction("pg_bulk_ingest: a window was read");
+    char *position = TimestampTzText(next_window);
+    const bulk_ingest::PaginationSpec &pagination = run->decl->options->pagination;
+    char *point = CallCoreForText(CurrentMemoryContext, [&] {
+        bulk_ingest::ResumePoint resume;
+        resume.window = std::string(position);
+        return bulk_ingest::EncodeResumePoint(resume, bulk_ingest::ResumeFingerprint(run->row->url, pagination),
+                                              *run->secrets);
+    });
+    StoreResumeState(run->row->source, point);
+    CommitTransaction();
+}
+
+static void IngestSource(RunState *run) {
+    MemoryContext run_cxt = CurrentMemoryContext;
+    const bulk_ingest::SourceOptions *options = run->decl->options;
 
     // The target is created (when missing) and checked now, so that a declaration that cannot be applied fails
     // before any request; the rebuild itself happens in the first batch's transaction.
@@ -382,37 +650,110 @@ static void IngestSource(RunState *run, const char *first_url) {
     CheckLoadPrivileges(run->decl, run->relid);
     RebuildPlan plan;
     PlanRebuild(run->decl, &target, false, target.created, &plan);
+    MemoryContextSwitchTo(run_cxt);  // what follows lives as long as the run
+    // Where the last run stopped: a window, and a page of it (max_pages).
+    bulk_ingest::ResumePoint *resume = NewInMemoryContext<bulk_ingest::ResumePoint>([&] {
+        auto *point = new bulk_ingest::ResumePoint();
+        if (run->resume != NULL) {
+            *point = bulk_ingest::DecodeResumePoint(
+                run->resume, bulk_ingest::ResumeFingerprint(run->row->url, options->pagination), *run->secrets);
+        }
+        return point;
+    });
+    const bulk_ingest::PaginatorState *pages = resume->pages ? &*resume->pages : NULL;
+    char *first_url = NULL;
+    WindowCursor window;
+    bool has_window = false;
+    if (run->windowed) {
+        // A window the last run stopped in (max_pages) continues as it was; a new one starts options.lag earlier.
+        has_window = FirstWindow(run->decl, resume->window ? resume->window->c_str() : NULL, pages == NULL,
+                                 GetCurrentTimestamp(), &window);
+    } else {
+        first_url = PrepareRequests(run, NULL, NULL);
+    }
     CommitTransaction();
-
-    MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(run_cxt);
+
     run->batch_source.decl = run->decl;
     run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
-    // offset and page pagination add their parameters to the first URL
-    char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
-    while (url != NULL) {
-        PageOutcome page = IngestPage(run, url, page_cxt);
-        if (run->unchanged) {
+    if (!run->windowed) {
+        IngestPages(run, first_url, pages);
+        run->batch = 0;
+        return;
+    }
+    // One window after another; each one's requests in a memory context of its own (the last one's lives on: what
+    // the run records at its end).
+    MemoryContext window_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest window", ALLOCSET_DEFAULT_SIZES);
+    for (bool more = has_window; more; more = NextWindow(&window)) {
+        MemoryContextReset(window_cxt);
+        MemoryContextSwitchTo(window_cxt);
+        run->window_start = window.start;
+        BeginTransaction("pg_bulk_ingest: preparing a window");
+        MemoryContextSwitchTo(window_cxt);
+        bulk_ingest::TemplateValue *start = WindowBound(run->decl, window.start, run->watermark.max_source);
+        bulk_ingest::TemplateValue *end = WindowBound(run->decl, window.end, run->watermark.max_source);
+        char *url = PrepareRequests(run, start, end);
+        CommitTransaction();
+        MemoryContextSwitchTo(window_cxt);
+        if (options->max_pages > 0 && run->pages_read >= options->max_pages) {
+            // The pages of the run are spent with windows left: the next run starts with this one.
+            run->next_window_url = MemoryContextStrdup(run_cxt, url);
             break;
         }
-        MemoryContextSwitchTo(page_cxt);  // the intermediate text goes with the next page's reset
-        url = CallCoreForText(run_cxt, [&] {
-            bulk_ingest::PageInfo info;
-            info.url = page.url != NULL ? page.url : url;
-            if (page.link_header != NULL) {
-                info.link_header = std::string(page.link_header);
-            }
-            if (page.body_value != NULL) {
-                info.body_value = std::string(page.body_value);
-            }
-            info.records = (uint64_t)page.rows;
-            return paginator->Next(info);
-        });
+        IngestPages(run, url, pages);
+        pages = NULL;  // the kept page belongs to the first window only
+        MemoryContextSwitchTo(run_cxt);
+        if (run->paginator->StoppedAtMaxPages()) {
+            break;  // the next run continues with this window, at the page it did not read
+        }
+        StoreWindowPosition(run, window.end);
         MemoryContextSwitchTo(run_cxt);
     }
     run->batch = 0;
-    MemoryContextDelete(page_cxt);
+}
+
+// A run that stopped at max_pages says so (runs.next_page, the caller's NOTICE) and keeps where the next run
+// continues: the next page itself, unless the watermark says it (records in the order of the watermark, so asking for
+// what is after the stored maximum is asking for the pages not read). A run that read every page clears it.
+static void RecordWhereTheRunStopped(RunState *run) {
+    bulk_ingest::Paginator *paginator = run->paginator;
+    if (paginator == NULL) {
+        return;
+    }
+    if (run->next_window_url != NULL) {
+        // max_pages was reached at the end of a window: the next window (its position is stored) is the next page.
+        RecordNextPage(run->run_id, Redacted(run, CurrentMemoryContext, run->next_window_url));
+        return;
+    }
+    if (!paginator->StoppedAtMaxPages()) {
+        // Read to the end: the next run starts over (windows keep the position each window stored).
+        if (run->had_resume && !run->windowed && paginator->Done()) {
+            StoreResumeState(run->row->source, NULL);
+        }
+        return;
+    }
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    char *next_page = CallCoreForText(CurrentMemoryContext, [&] { return paginator->ResumeState().url; });
+    RecordNextPage(run->run_id, Redacted(run, CurrentMemoryContext, next_page));
+    bool keep_page = run->windowed || run->decl->watermark_column < 0 || run->watermark.descending;
+    char *window = run->windowed ? TimestampTzText(run->window_start) : NULL;
+    char *state =
+        keep_page ? CallCoreForText(CurrentMemoryContext,
+                                    [&] {
+                                        bulk_ingest::ResumePoint point;
+                                        if (window != NULL) {
+                                            point.window = std::string(window);
+                                        }
+                                        point.pages = paginator->ResumeState();
+                                        return bulk_ingest::EncodeResumePoint(
+                                            point, bulk_ingest::ResumeFingerprint(run->row->url, options->pagination),
+                                            *run->secrets);
+                                    })
+                  : NULL;
+    if (state != NULL || run->had_resume) {
+        StoreResumeState(run->row->source, state);
+    }
 }
 
 // The history of the run's failed requests (and their retries), or NULL when every request succeeded at once.
@@ -432,8 +773,8 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     initStringInfo(&message);
     if (got_sigterm) {
         appendStringInfoString(&message,
-                               "cancelled: the run's worker was asked to stop (bulk_ingest_run cancelled, "
-                               "pg_terminate_backend or server shutdown)");
+                               "cancelled: the run's worker was asked to stop (bulk_ingest_cancel(), a cancelled "
+                               "bulk_ingest_run() call, pg_terminate_backend() or a server shutdown)");
         if (run->batch > 0) {
             appendStringInfo(&message, "; batch %d was rolled back", run->batch);
         }
@@ -454,6 +795,14 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     appendStringInfoString(&message, edata->message);
     if (edata->detail != NULL) {
         appendStringInfo(&message, " (%s)", edata->detail);
+    }
+    // A JSON source that answered with a page of HTML (a login page, a proxy's error page, served with 200) fails
+    // as invalid JSON at its first byte: say what the server sent.
+    const char *type = run->page_content_type;
+    if (run->batch > 0 && type != NULL && strcmp(run->row->format, "csv") != 0 && strstr(edata->message, "JSON") &&
+        (pg_strncasecmp(type, "text/html", 9) == 0 || pg_strncasecmp(type, "application/xhtml", 17) == 0 ||
+         pg_strncasecmp(type, "text/xml", 8) == 0 || pg_strncasecmp(type, "application/xml", 15) == 0)) {
+        appendStringInfo(&message, "; the response's Content-Type is %s, not JSON", type);
     }
     return message.data;
 }
@@ -537,6 +886,7 @@ static bool BeginRun(RunState *run, int64 queued_run_id, MemoryContext run_cxt) 
         slot->run_id = run->run_id;
     }
     run->start_watermark = run->row->watermark;
+    run->latest = strcmp(requested, "__LATEST__") == 0;
     if (strcmp(requested, "__EARLIEST__") == 0) {
         run->start_watermark = NULL;
     } else if (strcmp(requested, "__LATEST__") != 0) {
@@ -571,10 +921,19 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         LoadSecrets(run->row->source, AddSecret, run->secrets);
         const bulk_ingest::SecretMap *secrets = run->secrets;
         const bulk_ingest::SourceOptions *options = run->decl->options;
-        SourceHeaders *headers = NewInMemoryContext<SourceHeaders>(
-            [&] { return new SourceHeaders(SourceRequestHeaders(*options, *secrets)); });
-        run->request_headers = &headers->plain;
-        run->sensitive_headers = &headers->sensitive;
+        run->windowed = options->request.window.has_value();
+        char *source_value, *resume;
+        LoadWatermarkExtras(run->row->source, &source_value, &resume);
+        run->watermark.max_source = source_value;
+        run->had_resume = resume != NULL;
+        run->resume = run->latest ? resume : NULL;  // a requested watermark starts from the first page
+        run->high_watermark = MakeWatermarkValue(run->decl, run->start_watermark, source_value, run->latest);
+        if (options->request.oauth2) {
+            // The cached token, or a new one; never shown: redacted like the secrets.
+            run->bearer_token = SourceBearerToken(run->decl, run->secrets, false, ShouldAbortTransfer);
+            const char *token = run->bearer_token;
+            CallCore([&] { (*run->secrets)[BULK_INGEST_TOKEN_SECRET] = token; });
+        }
         if (!options->high_watermark_header.empty() && run->start_watermark != NULL) {
             run->conditional_header =
                 psprintf("%s: %s", options->high_watermark_header == "ETag" ? "If-None-Match" : "If-Modified-Since",
@@ -586,22 +945,19 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
             retry.redact = [secrets](const std::string &text) { return bulk_ingest::RedactSecrets(text, *secrets); };
             return new bulk_ingest::RetryPolicy(retry);
         });
-        const char *watermark = run->start_watermark;
-        char *first_url = CallCoreForText(run_cxt, [&] {
-            return bulk_ingest::ExpandSecrets(bulk_ingest::ExpandUrlTemplate(run->row->url, watermark ? watermark : ""),
-                                              *run->secrets, true);
-        });
         CommitTransaction();
         MemoryContextSwitchTo(run_cxt);
 
-        IngestSource(run, first_url);
+        IngestSource(run);
 
         ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");
         // A source versioned by a header is up to date only once the whole run succeeded.
         if (run->header_watermark != NULL) {
             StoreWatermark(run->row->source, run->header_watermark);
+            StoreWatermarkSourceValue(run->row->source, NULL);  // the header's value is its own form
         }
+        RecordWhereTheRunStopped(run);
         FinishRun(run->run_id, run->unchanged ? "unchanged" : "succeeded", NULL, AttemptsText(run));
         MemoryContextSwitchTo(run_cxt);
         ReportOutcome(run, true, NULL);

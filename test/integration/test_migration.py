@@ -128,7 +128,7 @@ def test_add_column_in_the_middle_a_reader_keeps_the_old_table_and_watermark_unt
         [(1, "a", None, "b", tsval(1)), (2, "a2", "c2", "b2", tsval(2)), (3, "a3", "c3", "b3", tsval(3))])
     assert relid(db, "public.t_mid") != oid_1
     # The migrating run asked for what followed the watermark, and moved it in the swap's transaction.
-    assert server.requests_for("mid")[0].query["since"] == wm_1
+    assert db.scalar("SELECT %s::timestamptz = %s::timestamptz", (server.requests_for("mid")[0].query["since"], wm_1))
     assert db.watermark("mid", as_type="timestamptz") == tsval(3)
     rr.close()
 
@@ -318,7 +318,7 @@ def test_a_failed_first_batch_of_a_migration_changes_nothing_and_keeps_the_water
     ds.faults.clear()
     server.clear_requests()
     result = db.run("wmf")
-    assert server.requests_for("wmf")[0].query["since"] == wm
+    assert db.scalar("SELECT %s::timestamptz = %s::timestamptz", (server.requests_for("wmf")[0].query["since"], wm))
     assert result["status"] == "succeeded" and result["rows"] == 2 and "value_c" in result["rebuild"]
     assert select_star(db, "public.t_wmf") == (
         ["id", "value_c", "value_a", "updated_at"],

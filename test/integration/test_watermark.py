@@ -1,9 +1,12 @@
-"""The high watermark: stored between runs, passed URL-encoded in the URL, committed with each batch."""
+"""The high watermark: stored between runs, passed URL-encoded in the URL, committed with each batch.
+
+{high_watermark} is sent in the source's own form (the text of the record that holds the maximum); the stored value
+is PostgreSQL's (compared in the column's type), which {high_watermark:pg} sends."""
 
 from urllib.parse import quote
 
 from server import Fault
-from testdata import ORDER_COLUMNS, orders, tsval
+from testdata import ORDER_COLUMNS, orders, ts, tsval
 
 
 def register(db, server, name, **kw):
@@ -36,13 +39,19 @@ def test_watermark_survives_between_runs_and_is_passed_in_the_url(db, server):
     assert second["status"] == "succeeded" and second["rows"] == 0
     assert second["high_watermark_before"] == stored
     requests = server.requests_for("wm")
-    assert requests[0].query["since"] == stored
-    # URL-encoded: the decoded value above is exact (a "+" of "+00" sent raw would arrive as a blank), and the raw
-    # request target carries no blank.
-    assert " " not in requests[0].target
-    if "+" in stored:
-        assert quote("+", safe="") in requests[0].target
+    assert requests[0].query["since"] == ts(5)  # as the source wrote the newest record's updated_at
     assert db.watermark("wm") == stored
+
+    # PostgreSQL's form, URL-encoded: the decoded value is exact (a "+" of "+00" sent raw would arrive as a blank),
+    # and the raw request target carries no blank.
+    db.register("wm", server.url("/wm?since={high_watermark:pg}"), "public.wm", ORDER_COLUMNS,
+                high_watermark_column="updated_at")
+    server.clear_requests()
+    db.run("wm")
+    requests = server.requests_for("wm")
+    assert requests[0].query["since"] == stored
+    assert " " not in requests[0].target
+    assert "+" in stored and quote("+", safe="") in requests[0].target
 
     # New records at the source: only they are fetched, and the watermark moves to the newest.
     ds.add(orders(range(6, 9)))
@@ -51,6 +60,7 @@ def test_watermark_survives_between_runs_and_is_passed_in_the_url(db, server):
     assert third["rows"] == 3
     assert sinces(server, "wm")[0] == stored
     assert db.watermark("wm", as_type="timestamptz") == tsval(8)
+    assert db.scalar("SELECT source_value FROM bulk_ingest.watermarks WHERE source = 'wm'") == ts(8)
     assert db.count("public.wm") == 8
 
     # The watermark survives a new session and is readable by everyone.
@@ -77,7 +87,7 @@ def test_watermark_stays_at_last_committed_batch_when_a_later_batch_fails(db, se
     server.clear_requests()
     result = db.run("wf")
     assert result["rows"] == 2
-    assert server.requests_for("wf")[0].query["since"] == db.runs("wf")[0]["high_watermark_after"]
+    assert server.requests_for("wf")[0].query["since"] == ts(4)  # the last committed batch's maximum, as written
     assert db.count("public.wf") == 6
     assert db.watermark("wf", as_type="timestamptz") == tsval(6)
 
@@ -117,7 +127,7 @@ def test_explicit_watermark_overrides_for_this_run(db, server):
     # A later __LATEST__ run starts from the stored one again.
     server.clear_requests()
     assert db.run("wx")["rows"] == 0
-    assert server.requests_for("wx")[0].query["since"] == db.watermark("wx")
+    assert server.requests_for("wx")[0].query["since"] == ts(6)
 
 
 def test_numeric_watermark_and_special_characters_are_url_encoded(db, server):

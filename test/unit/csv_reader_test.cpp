@@ -247,11 +247,46 @@ TEST(CsvReader, WrongFieldCounts) {
     Result r = Read("a,b\n1,2\n1,2,3\n\"x\ny\"\n5,6\n", cols);
     EXPECT_EQ(r.rows, (std::vector<Row>{{"1", "2"}, {"5", "6"}}));
     EXPECT_EQ(r.lines, (std::vector<uint64_t>{2, 6}));
-    EXPECT_EQ(r.record_errors, (std::vector<std::string>{"line 3: expected 2 fields (as in the header), found 3",
-                                                         "line 4: expected 2 fields (as in the header), found 1"}));
+    const std::string more = " (options.csv.extra_fields = 'ignore' ignores the extra fields)";
+    const std::string fewer = " (options.csv.missing_fields = 'null' makes missing trailing fields NULL)";
+    EXPECT_EQ(r.record_errors,
+              (std::vector<std::string>{"line 3: expected 2 fields (as in the header), found 3" + more,
+                                        "line 4: expected 2 fields (as in the header), found 1" + fewer}));
     CsvReaderOptions o;
     o.header = false;
-    EXPECT_EQ(ErrorOf("1,2\n3\n", {Col("a", "/#1")}, o), "line 2: expected 2 fields (as in the first record), found 1");
+    EXPECT_EQ(ErrorOf("1,2\n3\n", {Col("a", "/#1")}, o),
+              "line 2: expected 2 fields (as in the first record), found 1" + fewer);
+}
+
+TEST(CsvReader, MissingFieldsNull) {
+    CsvReaderOptions o;
+    o.missing_fields_null = true;
+    std::vector<ColumnSpec> cols = {Col("c", "/c"), Col("a", "/a"), Col("b", "/b")};
+    // The Debian release table's shape: later columns absent from older rows.
+    EXPECT_EQ(Rows("a,b,c\n1,2,3\n4,5\n6\n7,,\n", cols, o),
+              (std::vector<Row>{{"3", "1", "2"}, {N, "4", "5"}, {N, "6", N}, {N, "7", N}}));
+    // A quoted empty last field is there (an empty string), a missing one is not.
+    EXPECT_EQ(Rows("a,b,c\n1,\"\"\n", cols, o), (std::vector<Row>{{N, "1", ""}}));
+    // Longer records are still refused unless extra fields are ignored too.
+    EXPECT_EQ(ErrorOf("a,b,c\n1,2,3,4\n", cols, o),
+              "line 2: expected 3 fields (as in the header), found 4 (options.csv.extra_fields = 'ignore' ignores the "
+              "extra fields)");
+    // A declared NOT NULL column that is missing names itself.
+    EXPECT_EQ(ErrorOf("a,b,c\n1,2\n", {Col("a", "/a"), Col("c", "/c", false)}, o),
+              "line 2: column \"c\" is missing (the record has 2 fields), but it is declared \"nullable\": false");
+    // Without a header, the first record's width is the expected one.
+    o.header = false;
+    EXPECT_EQ(Rows("1,2,3\n4\n", {Col("x", "/#3"), Col("y", "/#1")}, o), (std::vector<Row>{{"3", "1"}, {N, "4"}}));
+}
+
+TEST(CsvReader, ExtraFieldsIgnored) {
+    CsvReaderOptions o;
+    o.extra_fields_ignore = true;
+    std::vector<ColumnSpec> cols = {Col("a", "/a"), Col("b", "/b")};
+    EXPECT_EQ(Rows("a,b\n1,2\n3,4,5,\"6,7\"\n", cols, o), (std::vector<Row>{{"1", "2"}, {"3", "4"}}));
+    EXPECT_EQ(ErrorOf("a,b\n1\n", cols, o),
+              "line 2: expected 2 fields (as in the header), found 1 (options.csv.missing_fields = 'null' makes "
+              "missing trailing fields NULL)");
 }
 
 TEST(CsvReader, SyntaxErrors) {
@@ -354,4 +389,15 @@ TEST(CsvReader, LongRecordBuffersShrinkAfterwards) {
     EXPECT_EQ(reader.Field(1).text, "z");
     EXPECT_LT(reader.BufferBytes(), size_t(1) << 20);
     EXPECT_FALSE(reader.Next());
+}
+
+TEST(CsvReader, SourceTextIsTheTextBeforeTheColumnsFormat) {
+    const std::string data = "t\n1704067200\n";
+    PieceSource source(data, {data.size()});
+    ColumnSpec epoch = Col("t", "/t");
+    epoch.format = bulk_ingest::ValueFormat::kEpoch;
+    CsvReader reader(source, {epoch});
+    ASSERT_TRUE(reader.Next());
+    EXPECT_EQ(reader.Field(0).text, "2024-01-01T00:00:00Z");
+    EXPECT_EQ(reader.SourceText(0), "1704067200");
 }

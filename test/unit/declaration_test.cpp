@@ -166,3 +166,46 @@ TEST(SourceOptions, PartitionBy) {
     EXPECT_NE(OptionsErrorOf(R"J({"partition_by": ""})J").find("partitioning clause"), std::string::npos);
     EXPECT_NE(OptionsErrorOf(R"J({"partition_by": ["RANGE"]})J").find("partitioning clause"), std::string::npos);
 }
+
+TEST(SourceOptions, HeaderWatermarksVersionOneDocument) {
+    EXPECT_EQ(ParseSourceOptions(R"({"high_watermark_path": "header:ETag"})").high_watermark_header, "ETag");
+    for (const char *json :
+         {R"({"high_watermark_path": "header:ETag", "pagination": {"type": "link_header"}})",
+          R"({"high_watermark_path": "header:ETag", "pagination": {"type": "page", "param": "p"}})",
+          R"({"pagination": {"type": "page", "param": "p"}, "high_watermark_path": "header:ETag"})"}) {
+        try {
+            ParseSourceOptions(json);
+            FAIL() << json;
+        } catch (const Error &e) {
+            EXPECT_EQ(std::string(e.what()),
+                      "options: \"high_watermark_path\" (header:ETag) versions a single document: the first page's "
+                      "ETag says nothing of the pages after it, so it cannot be combined with \"pagination\"; use a "
+                      "high_watermark_column to read a paginated source incrementally");
+        }
+    }
+    try {
+        ParseSourceOptions(R"({"high_watermark_path": "header:Last-Modified", "max_pages": 2})");
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("cannot be combined with \"max_pages\""), std::string::npos) << e.what();
+    }
+}
+
+TEST(SourceOptions, CsvMissingAndExtraFields) {
+    auto options = ParseSourceOptions(R"({"csv": {"missing_fields": "null", "extra_fields": "ignore"}})");
+    EXPECT_TRUE(options.csv.missing_fields_null);
+    EXPECT_TRUE(options.csv.extra_fields_ignore);
+    auto defaults = ParseSourceOptions(R"({"csv": {"missing_fields": "error", "extra_fields": "error"}})");
+    EXPECT_FALSE(defaults.csv.missing_fields_null);
+    EXPECT_FALSE(defaults.csv.extra_fields_ignore);
+    try {
+        ParseSourceOptions(R"({"csv": {"missing_fields": "ignore"}})");
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_EQ(
+            std::string(e.what()),
+            "options: \"csv\": \"missing_fields\" must be \"error\" (the default: a record with fewer fields than "
+            "the header fails the batch) or \"null\" (the missing trailing fields are NULL)");
+    }
+    EXPECT_THROW(ParseSourceOptions(R"({"csv": {"extra_fields": true}})"), Error);
+}

@@ -56,6 +56,7 @@ struct Request {
     std::string method;
     std::string target;
     std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;  // as long as its Content-Length says
 
     std::string Header(const std::string &name) const {
         for (const auto &h : headers) {
@@ -219,6 +220,21 @@ class TestServer {
             request->headers.emplace_back(header.substr(0, colon),
                                           value == std::string::npos ? "" : header.substr(value));
             pos = end + 2;
+        }
+        const std::string length = request->Header("Content-Length");
+        const size_t want = length.empty() ? 0 : std::stoul(length);
+        request->body = data.substr(pos + 2);
+        while (request->body.size() < want && !stopping_) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 10) <= 0) {
+                continue;
+            }
+            char buf[4096];
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) {
+                return false;
+            }
+            request->body.append(buf, static_cast<size_t>(n));
         }
         return true;
     }
@@ -1312,3 +1328,57 @@ TEST(HttpStreamAllowlist, NoAllowlistChecksNothing) {
 }
 
 }  // namespace
+
+// ---- POST (options.method, options.body) ----
+
+TEST(HttpStreamPost, SendsTheBodyWithoutWaitingFor100Continue) {
+    TestServer server([](const Exchange &ex) { ex.Send(Response(200, "OK", {}, "[]")); });
+    HttpOptions options = QuickOptions();
+    options.post_body = std::string(5000, 'x');  // larger than libcurl's threshold for Expect: 100-continue
+    options.headers = {"Content-Type: application/json"};
+    HttpStream stream(server.Url("/search"), options);
+    EXPECT_EQ(ReadAll(stream).body, "[]");
+    auto requests = server.Requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].method, "POST");
+    EXPECT_EQ(requests[0].body, std::string(5000, 'x'));
+    EXPECT_EQ(requests[0].Header("Content-Length"), "5000");
+    EXPECT_EQ(requests[0].Header("Expect"), "");
+    EXPECT_EQ(requests[0].Header("Content-Type"), "application/json");
+}
+
+TEST(HttpStreamPost, RedirectsThatKeepTheMethodSendTheBodyAgainOthersContinueWithAGet) {
+    for (int status : {301, 302, 303, 307, 308}) {
+        TestServer server([status](const Exchange &ex) {
+            if (ex.request.target == "/start") {
+                ex.Send(Response(status, "Moved", {"Location: /final"}, ""));
+            } else {
+                ex.Send(Response(200, "OK", {}, ex.request.method + ":" + ex.request.body));
+            }
+        });
+        HttpOptions options = QuickOptions();
+        options.post_body = std::string("{\"a\":1}");
+        HttpStream stream(server.Url("/start"), options);
+        const bool keeps = status == 307 || status == 308;
+        EXPECT_EQ(ReadAll(stream).body, keeps ? "POST:{\"a\":1}" : "GET:") << status;
+    }
+}
+
+TEST(HttpStreamPost, ABodyWithASecretNeverGoesToAnotherOrigin) {
+    TestServer other([](const Exchange &ex) { ex.Send(Response(200, "OK", {}, "stolen " + ex.request.body)); },
+                     "127.0.0.2");
+    const std::string elsewhere = other.Url("/steal");
+    TestServer server([&](const Exchange &ex) { ex.Send(Response(307, "Temporary", {"Location: " + elsewhere}, "")); });
+    HttpOptions options = QuickOptions();
+    options.post_body = std::string("{\"token\":\"s3cret\"}");
+    options.post_body_sensitive = true;
+    HttpStream stream(server.Url("/start"), options);
+    try {
+        stream.Start();
+        FAIL() << "followed";
+    } catch (const HttpError &e) {
+        EXPECT_EQ(e.kind(), bulk_ingest::HttpErrorKind::kNotAllowed);
+        EXPECT_TRUE(Contains(e.what(), "would carry the request body, which holds a secret")) << e.what();
+    }
+    EXPECT_EQ(other.Requests().size(), 0u);
+}

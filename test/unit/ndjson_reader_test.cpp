@@ -825,3 +825,17 @@ TEST(NdjsonReader, RandomDocumentsAgreeWithAModel) {
     EXPECT_GT(values, 8000u);  // 4000 of them are whole records
     EXPECT_GT(containers, 2000u);
 }
+
+// The watermark goes back to the source in the source's own form: the readers keep a formatted column's text.
+TEST(NdjsonReader, SourceTextIsTheTextBeforeTheColumnsFormat) {
+    const std::string data = "{\"t\": 1704067200.5, \"s\": \"2024-01-01T00:00:00+00:00\"}\n";
+    PieceSource source(data, {data.size()});
+    ColumnSpec epoch = Col("t", "/t");
+    epoch.format = bulk_ingest::ValueFormat::kEpoch;
+    NdjsonReader reader(source, {epoch, Col("s", "/s")});
+    ASSERT_TRUE(reader.Next());
+    EXPECT_EQ(reader.Field(0).text, "2024-01-01T00:00:00.5Z");
+    EXPECT_EQ(reader.SourceText(0), "1704067200.5");
+    EXPECT_EQ(reader.SourceText(1), "2024-01-01T00:00:00+00:00");
+    EXPECT_EQ(reader.SourceText(1), reader.Field(1).text);
+}

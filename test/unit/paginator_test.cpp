@@ -120,7 +120,7 @@ TEST(ParsePagination, MissingOrBadPath) {
               "response body (e.g. \"/links/next\")");
     EXPECT_EQ(ParseError(R"({"type": "cursor", "param": "c"})"),
               "options.pagination of type \"cursor\" needs \"path\", the JSON Pointer of the next cursor in the "
-              "response body (e.g. \"/meta/next_cursor\")");
+              "response body (e.g. \"/meta/next_cursor\"), or \"header\", the response header that carries it");
     EXPECT_EQ(ParseError(R"({"type": "cursor", "path": 5, "param": "c"})"),
               "options.pagination of type \"cursor\": \"path\" must be a string");
     EXPECT_EQ(ParseError(R"({"type": "next_url", "path": ""})"),
@@ -169,11 +169,12 @@ TEST(ParsePagination, KeysTheTypeDoesNotTake) {
               "options.pagination of type \"link_header\" does not take \"path\"; it takes: type");
     EXPECT_EQ(ParseError(R"({"type": "page", "param": "p", "path": "/x"})"),
               "options.pagination of type \"page\" does not take \"path\"; it takes: type, param, start, limit, "
-              "limit_param");
+              "limit_param, in, has_more_path, total_path, total_pages_path");
     EXPECT_EQ(ParseError(R"({"type": "cursor", "path": "/c", "param": "c", "limit": 10})"),
-              "options.pagination of type \"cursor\" does not take \"limit\"; it takes: type, path, param");
+              "options.pagination of type \"cursor\" does not take \"limit\"; it takes: type, path, header, param, "
+              "initial, in, has_more_path");
     EXPECT_EQ(ParseError(R"({"type": "next_url", "path": "/n", "pth": "/n"})"),
-              "options.pagination of type \"next_url\" does not take \"pth\"; it takes: type, path");
+              "options.pagination of type \"next_url\" does not take \"pth\"; it takes: type, path, has_more_path");
 }
 
 // ---- query parameters ----
@@ -268,10 +269,27 @@ TEST(Paginator, LinkHeaderToAnotherProtocolIsAnError) {
     EXPECT_THROW(paginator.Next(Page(1, std::nullopt, std::string("<file:///etc/passwd>; rel=next"))), Error);
 }
 
-TEST(Paginator, ALinkToThePageItselfStops) {
+TEST(Paginator, ALinkToThePageItselfOrAnEarlierPageFails) {
     Paginator paginator(ParsePagination(R"({"type": "link_header"})"), "http://h/items?page=1");
-    EXPECT_FALSE(paginator.Next(Page(5, std::nullopt, std::string("<?page=1>; rel=next"))).has_value());
-    EXPECT_EQ(paginator.StopReason(), "page 1 links to itself (http://h/items?page=1)");
+    try {
+        paginator.Next(Page(5, std::nullopt, std::string("<?page=1>; rel=next")));
+        FAIL() << "followed a link to itself";
+    } catch (const Error &e) {
+        EXPECT_STREQ(e.what(),
+                     "page 1 links to itself (http://h/items?page=1): the server's pagination loops (a run would "
+                     "never end)");
+    }
+    Paginator cycle(ParsePagination(R"({"type": "link_header"})"), "http://h/items?page=1");
+    EXPECT_EQ(cycle.Next(Page(5, std::nullopt, std::string("<?page=2>; rel=next"))), "http://h/items?page=2");
+    EXPECT_EQ(cycle.Next(Page(5, std::nullopt, std::string("<?page=3>; rel=next"))), "http://h/items?page=3");
+    try {
+        cycle.Next(Page(5, std::nullopt, std::string("<?page=1>; rel=next")));
+        FAIL() << "followed a cycle";
+    } catch (const Error &e) {
+        EXPECT_STREQ(e.what(),
+                     "page 3 links to an earlier page (http://h/items?page=1): the server's pagination loops (a run "
+                     "would never end)");
+    }
 }
 
 // ---- next_url ----
@@ -313,10 +331,14 @@ TEST(Paginator, NextUrlMustBeHttp) {
     }
 }
 
-TEST(Paginator, NextUrlEqualToTheCurrentPageStops) {
+TEST(Paginator, NextUrlEqualToTheCurrentPageFails) {
     Paginator paginator(ParsePagination(R"({"type": "next_url", "path": "/next"})"), "http://h/items?p=1");
-    EXPECT_FALSE(paginator.Next(Page(3, std::string("?p=1"))).has_value());
-    EXPECT_TRUE(Contains(paginator.StopReason(), "links to itself")) << paginator.StopReason();
+    try {
+        paginator.Next(Page(3, std::string("?p=1")));
+        FAIL() << "followed a link to itself";
+    } catch (const Error &e) {
+        EXPECT_TRUE(Contains(e.what(), "links to itself")) << e.what();
+    }
 }
 
 // ---- cursor ----
@@ -338,15 +360,26 @@ TEST(Paginator, CursorReplacesOneAlreadyInTheSourceUrl) {
     EXPECT_EQ(paginator.Next(Page(1, std::string("n1"))), "http://h/items?x=1&cursor=n1");
 }
 
-TEST(Paginator, CursorStopsWhenEmptyRepeatedOrThePageIsEmpty) {
+TEST(Paginator, CursorStopsWhenEmptyOrThePageIsEmptyAndFailsWhenItRepeats) {
     const PaginationSpec spec = ParsePagination(R"({"type": "cursor", "path": "/c", "param": "cursor"})");
     Paginator empty_cursor(spec, "http://h/items");
     EXPECT_FALSE(empty_cursor.Next(Page(5, std::string(""))).has_value());
 
     Paginator repeated(spec, "http://h/items");
     EXPECT_TRUE(repeated.Next(Page(5, std::string("c1"))).has_value());
-    EXPECT_FALSE(repeated.Next(Page(5, std::string("c1"))).has_value());
-    EXPECT_EQ(repeated.StopReason(), "page 2 repeats the cursor \"c1\"");
+    try {
+        repeated.Next(Page(5, std::string("c1")));
+        FAIL() << "followed a repeated cursor";
+    } catch (const Error &e) {
+        EXPECT_STREQ(e.what(),
+                     "page 2 gives the cursor \"c1\" at \"/c\" again: the server's pagination loops (a run would "
+                     "never end)");
+    }
+    // Not only the last one: any cursor the run has sent.
+    Paginator cycle(spec, "http://h/items");
+    EXPECT_TRUE(cycle.Next(Page(5, std::string("a"))).has_value());
+    EXPECT_TRUE(cycle.Next(Page(5, std::string("b"))).has_value());
+    EXPECT_THROW(cycle.Next(Page(5, std::string("a"))), Error);
 
     Paginator empty_page(spec, "http://h/items");
     EXPECT_FALSE(empty_page.Next(Page(0, std::string("c1"))).has_value());
@@ -450,3 +483,148 @@ TEST(Paginator, NegativeMaxPagesAndInvalidFirstUrl) {
 }
 
 }  // namespace
+
+// ---- has_more, totals, header cursors, initial cursors, body parameters (issue 12) ----
+
+TEST(ParsePagination, TheKeysOfIssue12) {
+    PaginationSpec spec = ParsePagination(
+        R"({"type": "page", "param": "p", "in": "body", "has_more_path": "/more", "total_path": "/n",
+            "total_pages_path": "/pages"})");
+    EXPECT_TRUE(spec.in_body);
+    EXPECT_EQ(spec.BodyPaths(), (std::vector<std::string>{"/more", "/n", "/pages"}));
+    EXPECT_TRUE(spec.NeedsBodyValue());
+    PaginationSpec header = ParsePagination(R"({"type": "cursor", "header": "X-Next", "param": "c", "initial": "0"})");
+    EXPECT_EQ(header.header, "X-Next");
+    EXPECT_EQ(header.initial, std::optional<std::string>("0"));
+    EXPECT_FALSE(header.NeedsBodyValue());
+    EXPECT_EQ(ParseError(R"({"type": "cursor", "header": "X", "path": "/c", "param": "c"})"),
+              "options.pagination of type \"cursor\" takes \"path\" (the cursor in the body) or \"header\" (in a "
+              "response header), not both");
+    EXPECT_EQ(ParseError(R"({"type": "page", "param": "p", "in": "form"})"),
+              "options.pagination of type \"page\": \"in\" must be \"query\" (the default) or \"body\" (the JSON "
+              "request body)");
+    EXPECT_TRUE(Contains(ParseError(R"({"type": "page", "param": "p", "has_more_path": "more"})"),
+                         "options.pagination of type \"page\": \"has_more_path\": "));
+    EXPECT_EQ(ParseError(R"({"type": "cursor", "path": "/c", "param": "c", "initial": 1})"),
+              "options.pagination of type \"cursor\": \"initial\" must be a string (the cursor of the first request)");
+    EXPECT_EQ(ParseError(R"({"type": "offset", "param": "o", "total_pages_path": "/p"})"),
+              "options.pagination of type \"offset\" does not take \"total_pages_path\"; it takes: type, param, "
+              "limit_param, limit, start, in, has_more_path, total_path");
+}
+
+TEST(Paginator, HasMoreEndsTheData) {
+    Paginator paginator(ParsePagination(R"({"type": "page", "param": "p", "has_more_path": "/more"})"), "http://h/i");
+    PageInfo more = Page(10);
+    more.has_more = "true";
+    EXPECT_EQ(paginator.Next(more), "http://h/i?p=2");
+    PageInfo last = Page(10);
+    last.has_more = "false";
+    EXPECT_FALSE(paginator.Next(last).has_value());
+    EXPECT_EQ(paginator.StopReason(), "page 2 says there is no more data (/more is false)");
+    // Declared but absent, or not a boolean: an error, not a silent stop.
+    Paginator absent(ParsePagination(R"({"type": "page", "param": "p", "has_more_path": "/more"})"), "http://h/i");
+    EXPECT_THROW(absent.Next(Page(10)), Error);
+    PageInfo odd = Page(10);
+    odd.has_more = "yes";
+    Paginator wrong(ParsePagination(R"({"type": "page", "param": "p", "has_more_path": "/more"})"), "http://h/i");
+    try {
+        wrong.Next(odd);
+        FAIL();
+    } catch (const Error &e) {
+        EXPECT_STREQ(e.what(), "page 1 has no boolean at \"/more\" (has_more_path): it has \"yes\"");
+    }
+}
+
+TEST(Paginator, TotalsStopAtTheLastPage) {
+    Paginator offset(ParsePagination(R"({"type": "offset", "param": "o", "total_path": "/total"})"), "http://h/i");
+    PageInfo first = Page(4);
+    first.total = "10";
+    EXPECT_EQ(offset.Next(first), "http://h/i?o=4");
+    EXPECT_EQ(offset.Next(Page(4)), "http://h/i?o=8");  // the total of an earlier page holds
+    EXPECT_FALSE(offset.Next(Page(2)).has_value());
+    EXPECT_EQ(offset.StopReason(), "page 3 reached the total of 10 records");
+
+    Paginator pages(ParsePagination(R"({"type": "page", "param": "p", "start": 0, "total_pages_path": "/pages"})"),
+                    "http://h/i");
+    PageInfo page = Page(5);
+    page.total_pages = "2";
+    EXPECT_EQ(pages.Next(page), "http://h/i?p=1");
+    EXPECT_FALSE(pages.Next(page).has_value());
+    EXPECT_EQ(pages.StopReason(), "page 2 is the last of 2 pages");
+
+    Paginator no_total(ParsePagination(R"({"type": "page", "param": "p", "total_path": "/total"})"), "http://h/i");
+    EXPECT_THROW(no_total.Next(Page(5)), Error);
+    PageInfo bad = Page(5);
+    bad.total = "many";
+    Paginator bad_total(ParsePagination(R"({"type": "page", "param": "p", "total_path": "/total"})"), "http://h/i");
+    EXPECT_THROW(bad_total.Next(bad), Error);
+}
+
+TEST(Paginator, CursorFromAHeaderWithAnInitialValue) {
+    Paginator paginator(ParsePagination(R"({"type": "cursor", "header": "X-Next", "param": "c", "initial": "0"})"),
+                        "http://h/i");
+    EXPECT_EQ(paginator.FirstUrl(), "http://h/i?c=0");
+    PageInfo page = Page(3);
+    page.cursor_header = "abc";
+    EXPECT_EQ(paginator.Next(page), "http://h/i?c=abc");
+    EXPECT_FALSE(paginator.Next(Page(3)).has_value());
+    EXPECT_EQ(paginator.StopReason(), "page 2 has no next cursor in the header X-Next");
+    // The initial cursor counts as sent: a server answering with it again loops.
+    Paginator loop(ParsePagination(R"({"type": "cursor", "header": "X-Next", "param": "c", "initial": "0"})"),
+                   "http://h/i");
+    PageInfo again = Page(3);
+    again.cursor_header = "0";
+    EXPECT_THROW(loop.Next(again), Error);
+}
+
+TEST(Paginator, ParametersInTheBody) {
+    Paginator paginator(
+        ParsePagination(
+            R"({"type": "offset", "param": "offset", "limit_param": "/page/size", "limit": 2, "in": "body"})"),
+        "http://h/search");
+    EXPECT_EQ(paginator.FirstUrl(), "http://h/search");  // the URL does not change
+    auto params = paginator.BodyParameters();
+    ASSERT_EQ(params.size(), 2u);
+    EXPECT_EQ(params[0].name, "offset");
+    EXPECT_EQ(params[0].value, "0");
+    EXPECT_TRUE(params[0].number);
+    EXPECT_EQ(params[1].name, "/page/size");
+    EXPECT_EQ(paginator.Next(Page(2)), "http://h/search");
+    EXPECT_EQ(paginator.BodyParameters()[0].value, "2");
+    EXPECT_FALSE(paginator.Next(Page(1)).has_value());
+
+    Paginator cursor(ParsePagination(R"({"type": "cursor", "path": "/next", "param": "after", "in": "body"})"),
+                     "http://h/search");
+    EXPECT_TRUE(cursor.BodyParameters().empty());  // no cursor yet
+    EXPECT_EQ(cursor.Next(Page(1, std::string("x1"))), "http://h/search");
+    ASSERT_EQ(cursor.BodyParameters().size(), 1u);
+    EXPECT_EQ(cursor.BodyParameters()[0].value, "x1");
+    EXPECT_FALSE(cursor.BodyParameters()[0].number);
+}
+
+TEST(Paginator, ResumesWhereMaxPagesStopped) {
+    const PaginationSpec spec = ParsePagination(R"({"type": "offset", "param": "o", "limit": 2, "total_path": "/t"})");
+    Paginator first(spec, "http://h/i", 2);
+    PageInfo page = Page(2);
+    page.total = "7";
+    EXPECT_EQ(first.Next(page), "http://h/i?o=2");
+    EXPECT_FALSE(first.Next(page).has_value());
+    ASSERT_TRUE(first.StoppedAtMaxPages());
+    const bulk_ingest::PaginatorState state = first.ResumeState();
+    EXPECT_EQ(state.url, "http://h/i?o=4");
+    EXPECT_EQ(state.position, 4);
+    EXPECT_EQ(state.records, 4u);
+
+    Paginator second(spec, "http://h/i", 2);
+    second.Resume(state);
+    EXPECT_EQ(second.FirstUrl(), "http://h/i?o=4");
+    EXPECT_EQ(second.Next(page), "http://h/i?o=6");
+    EXPECT_FALSE(second.Next(Page(1)).has_value());
+    EXPECT_FALSE(second.StoppedAtMaxPages());
+    EXPECT_EQ(second.StopReason(), "page 2 reached the total of 7 records");
+
+    Paginator cursor(ParsePagination(R"({"type": "cursor", "path": "/c", "param": "c"})"), "http://h/i", 1);
+    EXPECT_FALSE(cursor.Next(Page(1, std::string("k2"))).has_value());
+    EXPECT_EQ(cursor.ResumeState().cursor, std::optional<std::string>("k2"));
+    EXPECT_EQ(cursor.ResumeState().url, "http://h/i?c=k2");
+}
