@@ -1,5 +1,5 @@
-"""The SQL of the README and of docs/getting-started.md, run as written (issue 12: the README's example failed when
-pasted). The only change is the address: the examples name http://127.0.0.1:8080, the test serves the demo orders
+"""The SQL of the README, run as written (issue 12: the README's example failed when pasted); the getting-started
+guide and the cookbook are run by test_docs.py. The only change is the address: the examples name http://127.0.0.1:8080, the test serves the demo orders
 from the fixture server's port."""
 
 import os
@@ -71,47 +71,3 @@ def test_the_readme_example_runs_as_written(fresh_db, server):
                        rows[0]))
     assert summary["status"] == "succeeded" and summary["rows"] == 250 and summary["batches"] == 3
     assert fresh_db.execute("SELECT count(*) FROM shop.orders").fetchone()[0] == 250
-
-
-@pytest.fixture
-def alice(cluster):
-    """The role the getting-started guide grants bulk_ingest_user to."""
-    with cluster.connect() as admin:
-        admin.execute("DROP ROLE IF EXISTS alice")
-        admin.execute("CREATE ROLE alice LOGIN")
-    yield "alice"
-    with cluster.connect() as admin:
-        admin.execute("DROP ROLE IF EXISTS alice")
-
-
-def documented_output(path, header_start):
-    """The rows of the sample output that follows a line starting with header_start: a list of dicts."""
-    with open(os.path.join(ROOT, path)) as f:
-        lines = f.read().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(header_start))
-    names = [c.strip() for c in lines[start].split("|")]
-    rows = []
-    for line in lines[start + 2:]:
-        if "|" not in line:
-            break
-        rows.append(dict(zip(names, [c.strip() for c in line.split("|")])))
-    return rows
-
-
-def test_the_getting_started_guide_runs_as_written_and_shows_what_it_prints(fresh_db, server, alice):
-    server.add_dataset("orders", demo_orders(), field="updated_at", page_size=100)
-    results = run_literally(fresh_db, server, sql_blocks("docs/getting-started.md"))
-    statement, rows = next((s, r) for s, r in results if "bulk_ingest_run('orders')" in s)
-    shown = documented_output("docs/getting-started.md", "id |")
-    assert len(shown) == len(rows) == 1
-    columns = [c.strip() for c in statement.split("SELECT", 1)[1].split("FROM", 1)[0].split(",")]
-    actual = {name: "" if value is None else str(value) for name, value in zip(columns, rows[0])}
-    assert actual["high_watermark_after"].startswith("2024-03-02 13:43:50")
-    actual["high_watermark_after"] = "2024-03-02 13:43:50+00"  # psql's text of the same value
-    assert actual == shown[0], (actual, shown[0])
-    # "Run it again and only what is newer than the watermark is requested (?since=...)":
-    server.clear_requests()
-    fresh_db.execute("SELECT bulk_ingest_run('orders')")
-    assert "since=2024-03-02T13%3A43%3A50Z" in server.requests_for("orders")[0].target
-    with open(os.path.join(ROOT, "docs/getting-started.md")) as f:
-        assert "?since=2024-03-02T13%3A43%3A50Z" in f.read()
