@@ -6,7 +6,7 @@ import time
 import psycopg
 import pytest
 
-from server import Fault
+from server import Fault, FixtureServer
 from testdata import ORDER_COLUMNS, closed_port, orders, wait_for
 
 
@@ -62,8 +62,18 @@ def test_retries_are_bounded_by_max_retries(db, server):
     assert len(lines) == 3, run["attempts"]  # the first request and its 2 retries
 
 
-def test_a_cancel_interrupts_the_wait_between_retries(bgdb, server):
+@pytest.fixture
+def held_server():
+    """A fixture server of its own (another port): the Retry-After it sends holds its host:port for the runs of the
+    whole server (issue 12's shared pacing), which must not delay later tests that use the shared one."""
+    srv = FixtureServer().start()
+    yield srv
+    srv.stop()
+
+
+def test_a_cancel_interrupts_the_wait_between_retries(bgdb, held_server):
     # In the launcher's database: its progress view shows the run waiting out Retry-After.
+    server = held_server
     ds = server.add_dataset("rcancel", orders(range(1, 3)))
     ds.faults.append(Fault(status=503, body="busy\n", headers={"Retry-After": "30"}))
     register(bgdb, server, "rcancel")
