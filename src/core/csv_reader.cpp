@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "error.h"
+#include "grow_buffer.h"
 #include "json_record.h"
 #include "value_format.h"
 
@@ -19,8 +20,7 @@ namespace bulk_ingest {
 namespace {
 
 constexpr size_t kBlockBytes = 64 * 1024;
-constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // PostgreSQL cannot store a larger value anyway
-constexpr size_t kKeepBytes = size_t(4) << 20;       // buffers larger than this are released after a long record
+constexpr size_t kKeepBytes = size_t(4) << 20;  // buffers larger than this are released after a long record
 
 std::string Quoted(const std::string &s) {
     return "\"" + s + "\"";
@@ -42,7 +42,14 @@ std::string Printable(char c) {
 }  // namespace
 
 struct CsvReader::Impl {
-    Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options);
+    Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options, size_t max_record_bytes);
+    void ReleaseRecord() noexcept {
+        if (buf_.capacity() > kKeepBytes) {
+            buf_.release();
+            ends_.clear();
+            quoted_.clear();
+        }
+    }
 
     bool Next();
     size_t BufferBytes() const { return kBlockBytes + buf_.capacity() + ends_.capacity() * sizeof(size_t); }
@@ -93,19 +100,22 @@ struct CsvReader::Impl {
     bool after_cr_ = false;          // the last byte consumed was a CR (a following LF is the same line break)
 
     // The current record.
-    std::string buf_;
+    size_t max_record_bytes_;
+    GrowBuffer buf_;
     std::vector<size_t> ends_;
     std::vector<bool> quoted_;
 };
 
-CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options)
+CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options,
+                      size_t max_record_bytes)
     : source_(source),
       columns_(std::move(columns)),
       options_(std::move(options)),
       escape_(options_.escape.value_or(options_.quote)),
       fields_(columns_.size()),
       converter_(columns_, false),
-      block_(new char[kBlockBytes]) {
+      block_(new char[kBlockBytes]),
+      max_record_bytes_(max_record_bytes) {
     auto bad = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
     if (bad(options_.delimiter) || bad(options_.quote) || bad(escape_)) {
         throw Error("csv options: the delimiter, quote and escape characters cannot be a line break or NUL");
@@ -165,8 +175,8 @@ bool CsvReader::Impl::Fill() {
 }
 
 void CsvReader::Impl::Append(const char *data, size_t len) {
-    if (buf_.size() + len > kMaxRecordBytes) {
-        throw RecordError(record_line_, "the record is longer than 1 GiB");
+    if (len > max_record_bytes_ - buf_.size()) {
+        throw RecordError(record_line_, RecordTooLong("record", max_record_bytes_));
     }
     buf_.append(data, len);
 }
@@ -185,7 +195,7 @@ bool CsvReader::Impl::EndLine() {
 // Reads the next record into buf_/ends_/quoted_. Returns false at the end of the input.
 bool CsvReader::Impl::ReadRecord() {
     if (buf_.capacity() > kKeepBytes) {
-        std::string().swap(buf_);
+        buf_.release();
     } else {
         buf_.clear();
     }
@@ -460,8 +470,9 @@ bool CsvReader::Impl::Next() {
     return true;
 }
 
-CsvReader::CsvReader(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options)
-    : impl_(new Impl(source, std::move(columns), std::move(options))) {}
+CsvReader::CsvReader(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options,
+                     size_t max_record_bytes)
+    : impl_(new Impl(source, std::move(columns), std::move(options), max_record_bytes)) {}
 
 CsvReader::~CsvReader() = default;
 
@@ -483,6 +494,14 @@ uint64_t CsvReader::Line() const {
 
 uint64_t CsvReader::BytesConsumed() const {
     return impl_->consumed_;
+}
+
+uint64_t CsvReader::PositionReached() const {
+    return impl_->record_line_;  // set when a record starts to be read
+}
+
+void CsvReader::ReleaseRecord() noexcept {
+    impl_->ReleaseRecord();
 }
 
 const std::vector<std::string> &CsvReader::Header() const {

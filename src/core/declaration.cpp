@@ -283,6 +283,11 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                              : key == "timeout_ms"       ? options.timeout_ms
                                                          : options.max_response_bytes;
             field = value.GetInt64();
+        } else if (key == "max_retry_time_ms") {
+            if (!value.IsInt64() || value.GetInt64() < 1) {
+                throw Error("options: \"max_retry_time_ms\" must be a positive integer (milliseconds)");
+            }
+            options.max_retry_time_ms = value.GetInt64();
         } else if (key == "high_watermark_path") {
             std::string path = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
             std::string lower = path;
@@ -368,9 +373,8 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             throw Error(
                 "options: unknown key \"" + key +
                 "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, high_watermark_path, "
-                "indexes, max_pages, max_response_bytes, max_retries, pagination, partition_by, records_path, "
-                "schedule, "
-                "timeout_ms");
+                "indexes, max_pages, max_response_bytes, max_retries, max_retry_time_ms, pagination, partition_by, "
+                "records_path, schedule, timeout_ms");
         }
     }
     return options;

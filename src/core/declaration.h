@@ -48,6 +48,7 @@ struct SourceOptions {
     PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
     int max_retries = 5;                                 // retries of one failed request
+    int64_t max_retry_time_ms = 600000;                  // the attempts and waits of one page, from its first request
     int64_t connect_timeout_ms = 10000;                  // connecting to the server, TLS included
     int64_t timeout_ms = 0;          // a whole request, body included; 0 = none (a stalled one still fails)
     int64_t max_response_bytes = 0;  // the largest response body accepted; 0 = no limit

@@ -17,9 +17,10 @@ class EmptySource final : public ByteSource {
 }  // namespace
 
 std::unique_ptr<RecordReader> MakeRecordReader(const std::string &format, ByteSource &source,
-                                               std::vector<ColumnSpec> columns, const SourceOptions &options) {
+                                               std::vector<ColumnSpec> columns, const SourceOptions &options,
+                                               size_t max_record_bytes) {
     if (format == "ndjson") {
-        return std::make_unique<NdjsonReader>(source, std::move(columns));
+        return std::make_unique<NdjsonReader>(source, std::move(columns), max_record_bytes);
     }
     if (format == "json") {
         JsonReaderOptions json;
@@ -27,10 +28,10 @@ std::unique_ptr<RecordReader> MakeRecordReader(const std::string &format, ByteSo
         if (options.pagination.NeedsBodyValue()) {
             json.metadata_paths.push_back(options.pagination.path);
         }
-        return std::make_unique<JsonReader>(source, std::move(columns), json);
+        return std::make_unique<JsonReader>(source, std::move(columns), json, max_record_bytes);
     }
     if (format == "csv") {
-        return std::make_unique<CsvReader>(source, std::move(columns), options.csv);
+        return std::make_unique<CsvReader>(source, std::move(columns), options.csv, max_record_bytes);
     }
     CheckOneOf("format", format, kFormats);
     throw Error("format \"" + format + "\" has no reader");

@@ -2,6 +2,7 @@
 
 #include "core/copy_text.h"
 #include "core/error.h"
+#include "core/grow_buffer.h"
 #include "pg/guard.h"
 #include "pg/rights.h"
 #include "pg/shared_state.h"
@@ -32,6 +33,8 @@ using pg_bulk_ingest::RaiseCoreFailure;
 using pg_bulk_ingest::TryCore;
 
 static const char *const kStagingTable = "bulk_ingest_stage";
+// A row buffer larger than this is given back after its row (the readers keep the same rule for their buffers).
+static const size_t kKeepRowBytes = (size_t)4 << 20;
 static const char *const kStagingRowColumn = "bulk_ingest_row";
 
 // COPY's data-source callback takes no context argument, so the batch being loaded is module state. Only one COPY
@@ -115,15 +118,26 @@ static bool NextRow(CopyFeed *f) {
     bool ok = TryCore(
         [&] {
             bulk_ingest::RecordReader &reader = *source->reader;
-            std::string &buffer = *source->row_buffer;
-            buffer.clear();
+            bulk_ingest::GrowBuffer &buffer = *source->row_buffer;
+            // COPY has the previous row by now: a long one's memory goes back at once.
+            if (buffer.capacity() > kKeepRowBytes) {
+                buffer.release();
+            } else {
+                buffer.clear();
+            }
             try {
                 have_row = reader.Next();
+            } catch (const bulk_ingest::RecordError &) {
+                throw;  // names its own line
             } catch (const bulk_ingest::HttpError &e) {
                 source->http_failed = true;
                 source->http_status = e.status();
                 source->http_kind = static_cast<int>(e.kind());
                 strlcpy(source->http_message, e.what(), sizeof(source->http_message));
+                source->error_line = reader.PositionReached();
+                throw;
+            } catch (const bulk_ingest::Error &) {
+                source->error_line = reader.PositionReached();  // a failure of the input, not of a record
                 throw;
             }
             if (!have_row) {
@@ -133,9 +147,10 @@ static bool NextRow(CopyFeed *f) {
             consumed = reader.BytesConsumed();
             bulk_ingest::AppendCopyRow(buffer, reader);
             if (staging) {
+                std::string number = std::to_string(ordinal);
                 buffer.back() = '\t';
-                buffer += std::to_string(ordinal);
-                buffer += '\n';
+                buffer.append(number.data(), number.size());
+                buffer.push_back('\n');
             }
             if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
                 wm_value = reader.Field(wm_column).text.data();
@@ -164,6 +179,9 @@ static bool NextRow(CopyFeed *f) {
         source->error_line = 0;
         source->error_column = NULL;
     }
+    // The row is encoded and its watermark folded: the reader's copies of a long record are not needed while COPY
+    // loads it.
+    source->reader->ReleaseRecord();
     return true;
 }
 
@@ -173,7 +191,7 @@ static int FeedCopy(void *outbuf, int minread, int maxread) {
     int written = 0;
     (void)minread;
     while (written < maxread) {
-        std::string *buffer = feed->source->row_buffer;
+        bulk_ingest::GrowBuffer *buffer = feed->source->row_buffer;
         size_t pending = buffer->size() - feed->buffer_offset;
         if (pending == 0) {
             if (!NextRow(feed)) {

@@ -1,13 +1,15 @@
 // Loading one batch through PostgreSQL's internal COPY API.
 //
 // The rows of a batch stream from the record reader (and so from the HTTP response) into COPY's data-source
-// callback; nothing holds more than the current row. With upserts the batch is copied into a temporary staging
+// callback; nothing holds more than the current row, and the reader gives a long row's memory back once the row is
+// encoded, before COPY makes its own copies of it. With upserts the batch is copied into a temporary staging
 // table and merged on the primary key, the last row of a key winning.
 #pragma once
 
 #include "pg/pg_prelude.h"
 
 #include "pg/declaration.h"
+#include "core/grow_buffer.h"
 #include "core/record_reader.h"
 
 extern "C" {
@@ -35,7 +37,7 @@ typedef struct WatermarkState {
 typedef struct BatchSource {
     const Declaration *decl;
     bulk_ingest::RecordReader *reader;
-    std::string *row_buffer;  // the encoded row being handed to COPY (owned by the page's memory context)
+    bulk_ingest::GrowBuffer *row_buffer;  // the encoded row being handed to COPY (owned by the page's memory context)
     int64 max_rows;
     bool merge;        // merge upserted rows into the table (false: the table is being rebuilt, rows are appended)
     bool end_of_page;  // set when the reader reached the end of the response
@@ -46,7 +48,8 @@ typedef struct BatchSource {
     long http_status;
     int http_kind;  // a bulk_ingest::HttpErrorKind
     char http_message[1024];
-    // Where an error happened, for the run's error message (0 / NULL when unknown).
+    // Where an error happened, for the run's error message (0 / NULL when unknown). For a failure of the input
+    // itself (the transfer broke off, a charset conversion failed) error_line is where reading stopped.
     uint64 error_line;
     const char *error_column;
 } BatchSource;

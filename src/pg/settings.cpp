@@ -14,6 +14,7 @@ int bulk_ingest_history_retention = 7 * 24 * 3600;
 int bulk_ingest_connect_timeout_limit = 60000;
 int bulk_ingest_request_timeout_limit = 0;
 int bulk_ingest_response_size_limit = 0;
+int bulk_ingest_max_record_size = 64 * 1024;
 int bulk_ingest_lock_timeout = 100;
 int bulk_ingest_terminate_blockers_after = 0;
 
@@ -29,6 +30,13 @@ void DefineSettings(bool preloading) {
     DefineCustomIntVariable("bulk_ingest.response_size_limit",
                             "Largest response body accepted, whatever options.max_response_bytes says.", "0: no limit.",
                             &bulk_ingest_response_size_limit, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+    // A run holds a record whole, and loading it makes a few more copies of it (see docs/operations.md): this
+    // bounds a worker's memory, and fails a longer record clearly, naming the source, the batch and the line.
+    DefineCustomIntVariable(
+        "bulk_ingest.max_record_size", "Largest record (NDJSON line, JSON array element, CSV record) a run reads.",
+        "A longer record fails its batch. A worker needs a few times this much memory for a "
+        "record this long.",
+        &bulk_ingest_max_record_size, 64 * 1024, 64, 1024 * 1024, PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
     DefineCustomIntVariable(
         "bulk_ingest.lock_timeout", "Longest wait of each attempt to take the lock that swaps a rebuilt table in.",
         "Sessions that need the table queue behind a pending attempt, so this bounds how long they can be stalled; "

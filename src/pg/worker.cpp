@@ -85,6 +85,7 @@ typedef struct RunState {
     bool unchanged;                  // the first page answered 304 Not Modified
     int64 page_rows;                 // rows of the current page committed so far
     int64 page_retry_ms;             // >= 0: the page broke off mid-body and is retried after this long
+    char not_retried[512];           // why a page that broke off mid-body was not retried ("" when it was)
     PageOutcome page_outcome;        // what the current page told the paginator
     BatchSource batch_source;
     WatermarkState watermark;
@@ -199,13 +200,13 @@ static void WaitInterruptibly(int64 ms) {
 }
 
 // Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
-// 429, 5xx) after its backoff, which honours Retry-After. Returns the started stream, owned by the current memory
-// context; raises the final error (with the policy's reason) otherwise.
-// Returns NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
+// 429, 5xx) after its backoff, which honours Retry-After. The attempts count against the page's retries, which
+// IngestPage started: headers that arrive do not end the attempt (its body may still break off). Returns the started
+// stream, owned by the current memory context; raises the final error (with the policy's reason) otherwise. Returns
+// NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
 static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     const char *conditional = run->batch == 1 ? run->conditional_header : NULL;
     bulk_ingest::RetryPolicy *policy = run->retry_policy;
-    CallCore([&] { policy->NextRequest(); });
     MemoryContext page_cxt = CurrentMemoryContext;
     MemoryContext attempt_cxt = AllocSetContextCreate(page_cxt, "bulk_ingest request", ALLOCSET_SMALL_SIZES);
     for (;;) {
@@ -230,7 +231,6 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         CallCore([&] {
             try {
                 stream->Start();
-                policy->OnSuccess(url);
             } catch (const bulk_ingest::HttpError &e) {
                 if (conditional != NULL && e.status() == 304) {
                     retry_in_ms = -2;  // not modified since the stored watermark
@@ -298,12 +298,13 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
             [&] { return new bulk_ingest::TranscodingSource(*stream, charset); });
     }
     bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
-        return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options)
+        return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options,
+                                             (size_t)bulk_ingest_max_record_size * 1024)
             .release();
     });
     BatchSource *source = &run->batch_source;
     source->reader = reader;
-    source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
+    source->row_buffer = NewInMemoryContext<bulk_ingest::GrowBuffer>([] { return new bulk_ingest::GrowBuffer(); });
     source->end_of_page = false;
     source->bytes_reported = 0;
     outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
@@ -331,10 +332,17 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
 // before any batch of the page committed, and the retry policy allows another try. Must not raise errors.
 static bool ShouldRetryPage(RunState *run, const char *url) {
     const BatchSource *source = &run->batch_source;
-    if (!source->http_failed || run->page_rows > 0 || run->retry_policy == NULL) {
+    if (!source->http_failed || run->retry_policy == NULL) {
+        return false;
+    }
+    if (run->page_rows > 0) {
+        strlcpy(run->not_retried,
+                "not retried: batches of this page had committed, and reading it again would load them twice",
+                sizeof(run->not_retried));
         return false;
     }
     int64 delay = -1;
+    char reason[512] = "";
     pg_bulk_ingest::CoreFailure failure;
     bool ok = pg_bulk_ingest::TryCore(
         [&] {
@@ -342,9 +350,13 @@ static bool ShouldRetryPage(RunState *run, const char *url) {
                 url, source->http_status, static_cast<bulk_ingest::HttpErrorKind>(source->http_kind),
                 source->http_message);
             delay = decision.retry ? decision.delay_ms : -1;
+            strlcpy(reason, decision.reason.c_str(), sizeof(reason));
         },
         &failure);
     run->page_retry_ms = ok ? delay : -1;
+    if (run->page_retry_ms < 0) {
+        strlcpy(run->not_retried, reason, sizeof(run->not_retried));
+    }
     return run->page_retry_ms >= 0;
 }
 
@@ -354,9 +366,13 @@ static bool ShouldRetryPage(RunState *run, const char *url) {
 static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = CurrentMemoryContext;
     int first_batch = run->batch;
+    // One retry count and one time budget for every attempt of the page, whichever way each one fails.
+    bulk_ingest::RetryPolicy *policy = run->retry_policy;
+    CallCore([&] { policy->NextRequest(); });
     for (;;) {
         run->page_rows = 0;
         run->page_retry_ms = -1;
+        run->not_retried[0] = '\0';
         PG_TRY();
         { run->page_outcome = IngestPageOnce(run, url, page_cxt); }
         PG_CATCH();
@@ -372,6 +388,7 @@ static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page
         }
         PG_END_TRY();
         if (run->page_retry_ms < 0) {
+            CallCore([&] { policy->OnSuccess(url); });  // the page was read whole
             return run->page_outcome;
         }
         run->batch = first_batch;
@@ -472,6 +489,9 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
     appendStringInfoString(&message, edata->message);
     if (edata->detail != NULL) {
         appendStringInfo(&message, " (%s)", edata->detail);
+    }
+    if (run->not_retried[0] != '\0') {
+        appendStringInfo(&message, " (%s)", run->not_retried);
     }
     return message.data;
 }
@@ -610,6 +630,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         run->retry_policy = NewInMemoryContext<bulk_ingest::RetryPolicy>([&] {
             bulk_ingest::RetryOptions retry;
             retry.max_retries = options->max_retries;
+            retry.total_budget_ms = options->max_retry_time_ms;
             retry.redact = [secrets](const std::string &text) { return bulk_ingest::RedactSecrets(text, *secrets); };
             return new bulk_ingest::RetryPolicy(retry);
         });

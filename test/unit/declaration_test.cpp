@@ -98,6 +98,10 @@ TEST(SourceOptions, PaginationRetriesAndPages) {
     EXPECT_THROW(ParseSourceOptions(R"({"pagination": {"type": "telepathy"}})"), Error);
     EXPECT_THROW(ParseSourceOptions(R"({"max_retries": 1000})"), Error);
     EXPECT_THROW(ParseSourceOptions(R"({"max_pages": -1})"), Error);
+    EXPECT_EQ(defaults.max_retry_time_ms, 600000);
+    EXPECT_EQ(ParseSourceOptions(R"({"max_retry_time_ms": 2500})").max_retry_time_ms, 2500);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_retry_time_ms": 0})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_retry_time_ms": "1s"})"), Error);
 }
 
 }  // namespace
