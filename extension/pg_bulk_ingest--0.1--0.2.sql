@@ -90,3 +90,11 @@ COMMENT ON TABLE bulk_ingest.sources IS
 COMMENT ON TABLE bulk_ingest.secrets IS
     'Secrets of sources, set with bulk_ingest_set_secret(); readable by superusers only (owners read theirs with '
     'bulk_ingest_get_secret)';
+
+-- ---- reliability (issue 10): repeated skipped ticks are one row ---------------------------------------------------
+-- Ticks of a schedule that find the same run still in flight count on one 'skipped' row, from its started_at (the
+-- first) to its finished_at (the last), instead of a row each.
+ALTER TABLE bulk_ingest.runs ADD COLUMN skip_count integer CHECK (skip_count > 0);
+UPDATE bulk_ingest.runs SET skip_count = 1 WHERE status OPERATOR(pg_catalog.=) 'skipped';
+COMMENT ON COLUMN bulk_ingest.runs.skip_count IS
+    'Skipped runs: how many due ticks found the same run still in flight (the first at started_at, the last at finished_at); NULL for other runs';

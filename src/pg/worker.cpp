@@ -664,6 +664,14 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         AbortOutOfAnyTransaction();
         bool cancelled = got_sigterm || edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
         char *message = Redacted(run, CurrentMemoryContext, DescribeFailure(run, edata));
+        pg_read_barrier();
+        if (run->slot != NULL && run->slot->abort_reason[0] != '\0') {
+            // The caller stopped the run for a reason it gave (the run waited for the caller's own lock).
+            cancelled = false;
+            message = run->batch > 0 ? psprintf("batch %d (%s): %s; the batch was rolled back", run->batch,
+                                                run->page_url, run->slot->abort_reason)
+                                     : pstrdup(run->slot->abort_reason);
+        }
         QueryCancelPending = false;
 
         BeginTransaction("pg_bulk_ingest: recording a failed run");

@@ -71,10 +71,11 @@ def test_a_run_waiting_for_a_table_its_caller_locked_fails_with_advice(db, serve
 def test_a_swap_waiting_for_its_caller_fails_with_advice(db, server):
     # A migration rebuilds the table and swaps it in under ACCESS EXCLUSIVE, which the caller's lock blocks: the
     # swap retries its lock with short timeouts, and the cycle is still seen.
-    server.add_dataset("cycswap", orders(range(1, 3)), page_size=100)
+    ds = server.add_dataset("cycswap", orders(range(1, 3)), page_size=100)
     register(db, server, "cycswap")
     assert db.run("cycswap")["rows"] == 2
     db.execute("ALTER TABLE public.cycswap ADD COLUMN extra int")  # a difference from the declaration: rebuild
+    ds.add(orders(range(3, 5)))  # (a run without rows migrates nothing)
     msg, elapsed = run_in_transaction(db, "cycswap", ["SELECT count(*) FROM public.cycswap"])
     assert_cycle_reported(db, "cycswap", msg, elapsed)
     assert db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.cycswap'::regclass"
