@@ -112,8 +112,8 @@ static void FailStaleRunsAtStart(void) {
         Datum values[] = {CStringGetTextDatum(sources[i])};
         Exec(
             "UPDATE bulk_ingest.runs SET status = 'failed', finished_at = clock_timestamp(),"
-            " error = 'the server restarted (or the run''s worker crashed) during the run; its last batch was"
-            " rolled back' WHERE source = $1 AND status = 'running'",
+            " error = 'the server restarted (or the run''s worker crashed) during the run; the batches it committed"
+            " stay, the one in flight (if any) was rolled back' WHERE source = $1 AND status = 'running'",
             1, types, values, false);
         UnlockSource(sources[i]);
         ereport(LOG,

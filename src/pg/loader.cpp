@@ -8,6 +8,7 @@
 #include "pg/shared_state.h"
 #include "pg/sql.h"
 #include "pg/target.h"
+#include "pg/test_pause.h"
 
 extern "C" {
 #include "access/table.h"
@@ -172,6 +173,9 @@ static bool NextRow(CopyFeed *f) {
         source->bytes_reported = consumed;
     }
     NoteSourceLine(f, (uint64)f->rows, line);
+    if (f->rows == 1) {
+        PausePoint(PAUSE_MID_COPY);
+    }
     if (wm_value != NULL) {
         source->error_line = line;
         source->error_column = source->decl->columns[wm_column].name;
@@ -323,10 +327,15 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     CallCore([&] { consumed = source->reader->BytesConsumed(); });
     ProgressAddRead(rows & 1023, consumed - source->bytes_reported);
     source->bytes_reported = consumed;
+    if (rows > 0) {
+        PausePoint(PAUSE_AFTER_COPY);
+    }
     if (upsert) {
         table_close(copy_rel, NoLock);
         if (rows > 0) {
+            PausePoint(PAUSE_BEFORE_MERGE);
             MergeStaging(decl);
+            PausePoint(PAUSE_AFTER_MERGE);
         }
     }
     table_close(target, NoLock);

@@ -1,6 +1,7 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/settings.h"
+#include "pg/test_pause.h"
 
 #include <climits>
 
@@ -47,6 +48,11 @@ void DefineSettings(bool preloading) {
                             "then terminated.",
                             "0: never; sessions are only waited for.", &bulk_ingest_terminate_blockers_after, 0, 0,
                             INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+    DefineCustomStringVariable("bulk_ingest.test_pause_at",
+                               "Testing aid: the point at which a run stops and waits (see docs/reliability.md).",
+                               "Empty (the default) in production. A paused run resumes on SIGUSR2 or when a reloaded "
+                               "configuration no longer names the point.",
+                               &bulk_ingest_test_pause_at, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
     if (!preloading) {
         return;
     }

@@ -18,6 +18,7 @@
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
 #include "pg/target.h"
+#include "pg/test_pause.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
 #include "core/retry_policy.h"
@@ -28,6 +29,7 @@ extern "C" {
 #include "access/xact.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -135,6 +137,7 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     }
     Oid load_into = plan.reason != NULL ? CreateRebuildTable(decl, &plan) : run->relid;
     ProgressSetPhase("loading", NULL);
+    PausePoint(PAUSE_BEFORE_COPY);
     source->merge = plan.reason == NULL;
     int64 rows = LoadBatch(source, load_into);
     if (rows == 0) {
@@ -155,8 +158,11 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     uint64 bytes_now = 0;
     CallCore([&] { bytes_now = reader->BytesConsumed(); });
     char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
+    PausePoint(PAUSE_BEFORE_WATERMARK);
     RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
+    PausePoint(PAUSE_BEFORE_COMMIT);
     CommitTransaction();
+    PausePoint(PAUSE_AFTER_COMMIT);
     run->target_settled = true;
     run->watermark.changed = false;
     ProgressBatchCommitted();
@@ -254,6 +260,7 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         }
         MemoryContextReset(attempt_cxt);  // ends the failed request
         ProgressSetPhase("waiting to retry", NULL);
+        PausePoint(PAUSE_IN_RETRY_WAIT);
         WaitInterruptibly(retry_in_ms);
         ProgressSetPhase("connecting", NULL);
     }
@@ -398,6 +405,7 @@ static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page
                     " ms",
                     run->row->source, run->page_url, run->page_retry_ms)));
         ProgressSetPhase("waiting to retry", NULL);
+        PausePoint(PAUSE_IN_RETRY_WAIT);
         WaitInterruptibly(run->page_retry_ms);
     }
 }
@@ -426,7 +434,11 @@ static void IngestSource(RunState *run, const char *first_url) {
     run->batch_source.watermark = &run->watermark;
     // offset and page pagination add their parameters to the first URL
     char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
-    while (url != NULL) {
+    PausePoint(PAUSE_BEFORE_FIRST_REQUEST);
+    for (bool first = true; url != NULL; first = false) {
+        if (!first) {
+            PausePoint(PAUSE_BETWEEN_PAGES);
+        }
         PageOutcome page = IngestPage(run, url, page_cxt);
         if (run->unchanged) {
             break;
@@ -644,6 +656,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
 
         IngestSource(run, first_url);
 
+        PausePoint(PAUSE_BEFORE_FINISH);
         ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");
         // A source versioned by a header is up to date only once the whole run succeeded.
@@ -704,6 +717,8 @@ void DescribeRunWorker(BackgroundWorker *worker, const char *function_name, cons
 
 static void SetUpSignals(void) {
     pqsignal(SIGTERM, HandleSigterm);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);  // read only while paused (test_pause.h)
+    pqsignal(SIGUSR2, HandleTestResume);
     BackgroundWorkerUnblockSignals();
 }
 
