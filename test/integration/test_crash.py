@@ -306,3 +306,53 @@ def _ignore_errors(fn, *args):
         fn(*args)
     except psycopg.Error:
         pass
+
+
+# ---- the testing aid itself ------------------------------------------------------------------------------------
+
+def test_a_paused_run_resumes_on_sigusr2_and_on_a_reload(crash_cluster, server):
+    db = Crash(crash_cluster)
+    wait_until_up(crash_cluster)
+    server.add_dataset("resume", orders(range(1, 7)), page_size=PAGE)
+    db.register("resume", server.url("/resume?since={high_watermark}"), ORDER_COLUMNS,
+                high_watermark_column="updated_at", options={"batch_rows": BATCH})
+    # SIGUSR2: the run goes on from where it stopped (the second batch: the first swapped the new table in).
+    db.pause_at("before_commit:2")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(row=db.run("resume")), daemon=True)
+    t.start()
+    pid = paused_pid(db, "before_commit")
+    assert db.scalar("SELECT phase FROM bulk_ingest.progress WHERE pid = %s", (pid,)) == "paused at before_commit"
+    time.sleep(0.3)
+    assert t.is_alive() and db.scalar("SELECT count(*) FROM public.resume") == BATCH
+    os.kill(pid, signal.SIGUSR2)
+    t.join(20)
+    assert result["row"][0] == "succeeded" and result["row"][1] == 6, result
+    db.pause_at(None)
+    # A reload that no longer names the point (the setting made with ALTER SYSTEM this time).
+    server.dataset("resume").add(orders(range(7, 10)))
+    db.query("ALTER SYSTEM SET bulk_ingest.test_pause_at = 'after_commit'")
+    db.query("SELECT pg_reload_conf()")
+    try:
+        t = threading.Thread(target=lambda: result.update(row=db.run("resume")), daemon=True)
+        t.start()
+        paused_pid(db, "after_commit")
+        assert db.scalar("SELECT count(*) FROM public.resume") == 9  # the batch committed, the run held
+    finally:
+        db.query("ALTER SYSTEM RESET bulk_ingest.test_pause_at")
+        db.query("SELECT pg_reload_conf()")
+    t.join(20)
+    assert not t.is_alive() and result["row"][0] == "succeeded", result
+
+
+def test_only_a_superuser_may_set_test_pause_at(crash_cluster):
+    db = Crash(crash_cluster)
+    wait_until_up(crash_cluster)
+    db.query("DROP ROLE IF EXISTS crash_plain")
+    db.query("CREATE ROLE crash_plain LOGIN")
+    try:
+        with crash_cluster.connect(dbname=DBNAME, user="crash_plain") as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SET bulk_ingest.test_pause_at = 'before_commit'")
+    finally:
+        db.query("DROP ROLE crash_plain")
