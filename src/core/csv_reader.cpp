@@ -81,6 +81,17 @@ struct CsvReader::Impl {
     }
     void ReadHeader();
     void CheckUtf8() const;
+    // The start of the current record, its fields joined by the delimiter (for messages).
+    std::string RecordExcerpt() const {
+        std::string joined;
+        for (size_t i = 0; i < ends_.size() && joined.size() < 60; i++) {
+            if (i > 0) {
+                joined += options_.delimiter;
+            }
+            joined += FieldText(i);
+        }
+        return Excerpt(joined.data(), joined.size(), 0, 40);
+    }
 
     // Column mapping: 0-based field index of each column, or by name until the header is read.
     std::vector<size_t> index_;
@@ -358,8 +369,10 @@ void CsvReader::Impl::CheckUtf8() const {
         field++;
     }
     size_t start = field == 0 ? 0 : ends_[field - 1];
-    throw RecordError(record_line_, "invalid UTF-8 in field " + std::to_string(field + 1) + " at byte " +
-                                        std::to_string(bad - start) + " (the input must be UTF-8)");
+    throw RecordError("line", record_line_,
+                      "invalid UTF-8 in field " + std::to_string(field + 1) + " at byte " +
+                          std::to_string(bad - start) + " (the input must be UTF-8)",
+                      Excerpt(buf_.data() + start, ends_[field] - start, bad - start));
 }
 
 void CsvReader::Impl::ReadHeader() {
@@ -448,9 +461,11 @@ bool CsvReader::Impl::Next() {
         }
     }
     if (ends_.size() != expected_) {
-        throw RecordError(record_line_, "expected " + std::to_string(expected_) + " fields" +
-                                            (options_.header ? " (as in the header)" : " (as in the first record)") +
-                                            ", found " + std::to_string(ends_.size()));
+        throw RecordError("line", record_line_,
+                          "expected " + std::to_string(expected_) + " fields" +
+                              (options_.header ? " (as in the header)" : " (as in the first record)") + ", found " +
+                              std::to_string(ends_.size()),
+                          RecordExcerpt());
     }
     CheckUtf8();
     for (size_t c = 0; c < columns_.size(); c++) {

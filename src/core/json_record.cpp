@@ -433,7 +433,8 @@ void JsonRecordParser::Impl::Parse(const char *text, size_t len, uint64_t positi
     size_t bad = FindInvalidUtf8(text_, text_len_);
     if (bad < text_len_) {
         throw RecordError(unit_, position_,
-                          "invalid UTF-8 at byte " + std::to_string(bad) + " (the input must be UTF-8)");
+                          "invalid UTF-8 at byte " + std::to_string(bad) + " (the input must be UTF-8)",
+                          Excerpt(text_, text_len_, bad));
     }
     EnsureParseCapacity(text_len_ + kPadding);
     patches_.clear();
@@ -518,11 +519,13 @@ void JsonRecordParser::Impl::PatchBigNumber(size_t offset) {
 
 void JsonRecordParser::Impl::ThrowParseError(rapidjson::ParseErrorCode code, size_t offset) const {
     throw RecordError(unit_, position_,
-                      "invalid JSON at byte " + std::to_string(offset) + ": " + rapidjson::GetParseError_En(code));
+                      "invalid JSON at byte " + std::to_string(offset) + ": " + rapidjson::GetParseError_En(code),
+                      Excerpt(text_, text_len_, offset));
 }
 
 void JsonRecordParser::Impl::ThrowNotObject(char first) const {
-    throw RecordError(unit_, position_, std::string("expected a JSON object, found ") + DescribeJsonValue(first));
+    throw RecordError(unit_, position_, std::string("expected a JSON object, found ") + DescribeJsonValue(first),
+                      Excerpt(text_, text_len_, 0));
 }
 
 void JsonRecordParser::Impl::CheckDepth() const {
@@ -669,7 +672,8 @@ void JsonRecordParser::Impl::SetString(const Node *node, const char *str, size_t
                     throw RecordError(unit_, position_,
                                       "column \"" + columns_[c].name + "\": the string at byte " +
                                           std::to_string(start) +
-                                          " contains \\u0000, which PostgreSQL text cannot hold");
+                                          " contains \\u0000, which PostgreSQL text cannot hold",
+                                      Excerpt(text_, text_len_, start));
                 }
                 if (b == 0xED && i + 1 < len && static_cast<unsigned char>(str[i + 1]) >= 0xA0) {
                     ThrowParseError(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, start);
@@ -717,7 +721,8 @@ bool JsonRecordParser::Impl::Key(const char *str, rapidjson::SizeType length, bo
                 throw RecordError(unit_, position_,
                                   "invalid JSON at byte " + std::to_string(stream_->Tell()) + ": the key \"" +
                                       std::string(str, length) +
-                                      "\" occurs more than once in one object (which value is meant is unknown)");
+                                      "\" occurs more than once in one object (which value is meant is unknown)",
+                                  Excerpt(text_, text_len_, stream_->Tell()));
             }
             pending_->seen_in = frame.serial;
         }

@@ -20,6 +20,11 @@ std::string RecordTooLong(const char *what, size_t limit);
 // A size as PostgreSQL shows memory settings (1024-based units): "64 MB", "512 kB", "1000 bytes".
 std::string FormatBytes(uint64_t bytes);
 
+// A short, printable excerpt of text around byte at, for an error message: about radius bytes on either side, cut at
+// UTF-8 character boundaries, "..." where text was cut; control characters, quotes and backslashes escaped as in
+// JSON (\n, \u0001, \", \\), bytes that are not UTF-8 as \xE9.
+std::string Excerpt(const char *text, size_t len, size_t at, size_t radius = 20);
+
 // One column's value in the current record. Valid until the next call to Next().
 struct FieldValue {
     bool is_null = true;    // JSON null or a missing key

@@ -17,6 +17,7 @@ extern "C" {
 #include "commands/copyfrom_internal.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
@@ -128,7 +129,8 @@ static bool NextRow(CopyFeed *f) {
             }
             try {
                 have_row = reader.Next();
-            } catch (const bulk_ingest::RecordError &) {
+            } catch (const bulk_ingest::RecordError &e) {
+                strlcpy(source->error_excerpt, e.excerpt().c_str(), sizeof(source->error_excerpt));
                 throw;  // names its own line
             } catch (const bulk_ingest::HttpError &e) {
                 source->http_failed = true;
@@ -211,13 +213,41 @@ static int FeedCopy(void *outbuf, int minread, int maxread) {
     return written;
 }
 
-// Error context of a batch: records where in the response the error is, for the run's message.
+// A short excerpt of value (in the server's encoding) into out: at most about 40 bytes, whole characters,
+// control characters, quotes and backslashes escaped, "..." when cut. Raises no error (an error callback uses it).
+static void ValueExcerpt(char *out, size_t size, const char *value) {
+    size_t len = strlen(value);
+    size_t keep = (size_t)pg_mbcliplen(value, (int)Min(len, (size_t)1024), 40);
+    size_t o = 0;
+    for (size_t i = 0; i < keep && o + 8 < size; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7F) {
+            o += snprintf(out + o, size - o, "\\u%04X", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (keep < len && o + 4 < size) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+// Error context of a batch: records where in the response the error is, and the value COPY was converting, for
+// the run's message.
 static void BatchErrorCallback(void *arg) {
     CopyFeed *f = (CopyFeed *)arg;
     BatchSource *source = f->source;
     if (source->error_line == 0 && f->cstate != NULL && f->cstate->cur_lineno > 0) {
         source->error_line = SourceLineOf(f, f->cstate->cur_lineno);
         source->error_column = f->cstate->cur_attname;
+        if (f->cstate->cur_attval != NULL) {
+            ValueExcerpt(source->error_value, sizeof(source->error_value), f->cstate->cur_attval);
+        }
     }
 }
 
@@ -299,6 +329,8 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     source->row_buffer->clear();
     source->error_line = 0;
     source->error_column = NULL;
+    source->error_value[0] = '\0';
+    source->error_excerpt[0] = '\0';
     source->http_failed = false;
 
     if (feed != NULL) {

@@ -52,6 +52,8 @@ typedef struct BatchSource {
     // itself (the transfer broke off, a charset conversion failed) error_line is where reading stopped.
     uint64 error_line;
     const char *error_column;
+    char error_value[160];    // a short excerpt of the value COPY could not take ("" when none)
+    char error_excerpt[160];  // the text near a record's error (RecordError::excerpt), "" when none
 } BatchSource;
 
 // Loads at most source->max_rows rows into the table relid in the current transaction. With source->merge (upserts

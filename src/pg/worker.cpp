@@ -495,12 +495,19 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
             if (source->error_column != NULL) {
                 appendStringInfo(&message, ", column \"%s\"", source->error_column);
             }
+            // The value, unless the message shows it already (most input functions quote it).
+            if (source->error_value[0] != '\0' && strstr(edata->message, source->error_value) == NULL) {
+                appendStringInfo(&message, ", value \"%s\"", source->error_value);
+            }
             appendStringInfoString(&message, ": ");
         }
     }
     appendStringInfoString(&message, edata->message);
     if (edata->detail != NULL) {
         appendStringInfo(&message, " (%s)", edata->detail);
+    }
+    if (run->batch > 0 && run->batch_source.error_excerpt[0] != '\0') {
+        appendStringInfo(&message, " (near \"%s\")", run->batch_source.error_excerpt);
     }
     if (run->not_retried[0] != '\0') {
         appendStringInfo(&message, " (%s)", run->not_retried);

@@ -206,3 +206,34 @@ TEST(GrowBuffer, AppendsClearsAndReleases) {
     buffer.append(nullptr, 0);
     EXPECT_EQ(buffer.size(), 1u);
 }
+
+TEST(Excerpt, CutsAtCharactersAndEscapes) {
+    using bulk_ingest::Excerpt;
+    std::string text = "{\"id\": 2, \"name\": \"a\x01\tb\"}";
+    EXPECT_EQ(Excerpt(text.data(), text.size(), 0, 40), "{\\\"id\\\": 2, \\\"name\\\": \\\"a\\u0001\\tb\\\"}");
+    std::string long_text(100, 'x');
+    EXPECT_EQ(Excerpt(long_text.data(), long_text.size(), 50, 5), "...xxxxxxxxxx...");
+    EXPECT_EQ(Excerpt(long_text.data(), long_text.size(), 0, 3), "xxx...");
+    EXPECT_EQ(Excerpt(long_text.data(), long_text.size(), 100, 3), "...xxx");
+    // Not UTF-8: shown as \xNN; a character is never cut.
+    std::string bad = "caf\xe9 ok";
+    EXPECT_EQ(Excerpt(bad.data(), bad.size(), 3), "caf\\xE9 ok");
+    std::string accents = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+    std::string cut = Excerpt(accents.data(), accents.size(), 4, 1);
+    EXPECT_EQ(cut, "...\xc3\xa9\xc3\xa9...") << cut;
+    EXPECT_EQ(Excerpt("", 0, 0), "");
+}
+
+TEST(Excerpt, RecordErrorsOfTheReadersCarryOne) {
+    bulk_ingest::testing::PieceSource source("{\"id\": 1}\n{\"id\": 2 \"x\"}\n", {1 << 20});
+    bulk_ingest::NdjsonReader reader(source, Columns());
+    ASSERT_TRUE(reader.Next());
+    try {
+        reader.Next();
+        ADD_FAILURE() << "line 2 should fail";
+    } catch (const RecordError &e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "line 2: invalid JSON at byte 9: Missing a comma or '}' after an object member.");
+        EXPECT_EQ(e.excerpt(), "{\\\"id\\\": 2 \\\"x\\\"}");
+    }
+}
