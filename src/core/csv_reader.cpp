@@ -81,6 +81,22 @@ struct CsvReader::Impl {
     }
     void ReadHeader();
     void CheckUtf8() const;
+
+  public:
+    // The current record's fields joined by the delimiter (for bulk_ingest.rejects).
+    std::string_view JoinedText() const {
+        text_.clear();
+        for (size_t i = 0; i < ends_.size(); i++) {
+            if (i > 0) {
+                text_ += options_.delimiter;
+            }
+            text_ += FieldText(i);
+        }
+        return text_;
+    }
+
+  private:
+    mutable std::string text_;
     // The start of the current record, its fields joined by the delimiter (for messages).
     std::string RecordExcerpt() const {
         std::string joined;
@@ -187,7 +203,7 @@ bool CsvReader::Impl::Fill() {
 
 void CsvReader::Impl::Append(const char *data, size_t len) {
     if (len > max_record_bytes_ - buf_.size()) {
-        throw RecordError(record_line_, RecordTooLong("record", max_record_bytes_));
+        throw RecordTooLongError(record_line_, RecordTooLong("record", max_record_bytes_));
     }
     buf_.append(data, len);
 }
@@ -513,6 +529,10 @@ uint64_t CsvReader::BytesConsumed() const {
 
 uint64_t CsvReader::PositionReached() const {
     return impl_->record_line_;  // set when a record starts to be read
+}
+
+std::string_view CsvReader::RecordText() const {
+    return impl_->JoinedText();
 }
 
 void CsvReader::ReleaseRecord() noexcept {

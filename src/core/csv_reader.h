@@ -62,6 +62,7 @@ class CsvReader final : public RecordReader {
     uint64_t BytesConsumed() const override;
     uint64_t PositionReached() const override;
     void ReleaseRecord() noexcept override;
+    std::string_view RecordText() const override;
 
     // The header's names (empty before the first Next() or without a header row).
     const std::vector<std::string> &Header() const;

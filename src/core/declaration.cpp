@@ -283,6 +283,19 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                              : key == "timeout_ms"       ? options.timeout_ms
                                                          : options.max_response_bytes;
             field = value.GetInt64();
+        } else if (key == "on_error") {
+            std::string mode = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
+            if (mode != "abort" && mode != "skip") {
+                throw Error(
+                    "options: \"on_error\" must be \"abort\" (a bad record fails its batch) or \"skip\" "
+                    "(it goes to bulk_ingest.rejects and the run goes on)");
+            }
+            options.skip_bad_records = mode == "skip";
+        } else if (key == "max_rejects") {
+            if (!value.IsInt64() || value.GetInt64() < 0) {
+                throw Error("options: \"max_rejects\" must be a non-negative integer");
+            }
+            options.max_rejects = value.GetInt64();
         } else if (key == "max_retry_time_ms") {
             if (!value.IsInt64() || value.GetInt64() < 1) {
                 throw Error("options: \"max_retry_time_ms\" must be a positive integer (milliseconds)");
@@ -373,8 +386,8 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             throw Error(
                 "options: unknown key \"" + key +
                 "\"; known keys: basic_auth, batch_rows, connect_timeout_ms, csv, headers, high_watermark_path, "
-                "indexes, max_pages, max_response_bytes, max_retries, max_retry_time_ms, pagination, partition_by, "
-                "records_path, schedule, timeout_ms");
+                "indexes, max_pages, max_rejects, max_response_bytes, max_retries, max_retry_time_ms, on_error, "
+                "pagination, partition_by, records_path, schedule, timeout_ms");
         }
     }
     return options;

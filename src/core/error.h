@@ -39,6 +39,19 @@ class RecordError : public Error {
     std::string excerpt_;
 };
 
+// A record error after which the reader cannot go on to the next record (it does not know where that starts): it
+// fails the batch even when bad records are skipped (options.on_error = 'skip').
+class FatalRecordError : public RecordError {
+  public:
+    using RecordError::RecordError;
+};
+
+// A record longer than the largest record allowed (bulk_ingest.max_record_size).
+class RecordTooLongError : public FatalRecordError {
+  public:
+    using FatalRecordError::FatalRecordError;
+};
+
 // What kind of failure an HttpError is; the retry policy (retry_policy.h) decides by it.
 enum class HttpErrorKind {
     kStatus,            // the server answered with a non-2xx status (status())

@@ -70,6 +70,9 @@ struct OuterNode {
 
 struct JsonReader::Impl {
     Impl(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options, size_t max_record_bytes);
+    std::string_view RecordText() const {
+        return record_ != nullptr ? std::string_view(record_, record_len_) : std::string_view();
+    }
     void ReleaseRecord() noexcept {
         if (record_buf_.capacity() > kKeepBytes) {
             record_buf_.release();
@@ -308,7 +311,8 @@ bool JsonReader::Impl::Step() {
                 } else if (frames_.back().records) {
                     record_no_++;
                     if (c != '{') {
-                        throw RecordError(
+                        // The skeleton cannot step over a value it did not read: the reader stops here.
+                        throw FatalRecordError(
                             "record", record_no_,
                             std::string("expected a JSON object, found ") + DescribeJsonValue(static_cast<char>(c)));
                     }
@@ -565,7 +569,7 @@ void JsonReader::Impl::CaptureRecord() {
             break;
         }
         if (pos_ - start > max_record_bytes_ - record_buf_.size()) {
-            throw RecordError("record", record_no_, RecordTooLong("record", max_record_bytes_));
+            throw RecordTooLongError("record", record_no_, RecordTooLong("record", max_record_bytes_));
         }
         record_buf_.append(block_.get() + start, pos_ - start);
         if (!Fill()) {
@@ -577,7 +581,7 @@ void JsonReader::Impl::CaptureRecord() {
     const char *text;
     size_t len;
     if (pos_ - start > max_record_bytes_ - record_buf_.size()) {
-        throw RecordError("record", record_no_, RecordTooLong("record", max_record_bytes_));
+        throw RecordTooLongError("record", record_no_, RecordTooLong("record", max_record_bytes_));
     }
     if (record_buf_.empty()) {
         text = block_.get() + start;
@@ -619,6 +623,10 @@ uint64_t JsonReader::BytesConsumed() const {
 
 uint64_t JsonReader::PositionReached() const {
     return impl_->capturing_ ? impl_->record_no_ : impl_->record_no_ + 1;
+}
+
+std::string_view JsonReader::RecordText() const {
+    return impl_->RecordText();
 }
 
 void JsonReader::ReleaseRecord() noexcept {

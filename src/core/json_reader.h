@@ -47,6 +47,7 @@ class JsonReader final : public RecordReader {
     uint64_t BytesConsumed() const override;
     uint64_t PositionReached() const override;
     void ReleaseRecord() noexcept override;
+    std::string_view RecordText() const override;
 
     // The value at options.metadata_paths[i] (see above).
     const std::optional<std::string> &Metadata(size_t i) const;

@@ -49,6 +49,8 @@ struct NdjsonReader::Impl {
     ByteSource &source_;
     JsonRecordParser parser_;
 
+    std::string_view Text() const { return line_ ? std::string_view(line_, line_len_) : std::string_view(); }
+
   private:
     size_t max_line_bytes_;
 
@@ -95,7 +97,7 @@ bool NdjsonReader::Impl::Next() {
 
 void NdjsonReader::Impl::AppendToLine(const char *data, size_t len) {
     if (len > max_line_bytes_ - line_buf_.size()) {
-        throw RecordError(line_no_ + 1, RecordTooLong("line", max_line_bytes_));
+        throw RecordTooLongError(line_no_ + 1, RecordTooLong("line", max_line_bytes_));
     }
     line_buf_.append(data, len);
 }
@@ -116,7 +118,7 @@ bool NdjsonReader::Impl::NextLine() {
                 size_t len = static_cast<size_t>(nl - begin);
                 if (line_buf_.empty()) {
                     if (len > max_line_bytes_) {
-                        throw RecordError(line_no_ + 1, RecordTooLong("line", max_line_bytes_));
+                        throw RecordTooLongError(line_no_ + 1, RecordTooLong("line", max_line_bytes_));
                     }
                     line_ = begin;
                     line_len_ = len;
@@ -178,6 +180,10 @@ uint64_t NdjsonReader::BytesConsumed() const {
 
 uint64_t NdjsonReader::PositionReached() const {
     return impl_->line_no_ + 1;  // lines seen completely, and the one being read
+}
+
+std::string_view NdjsonReader::RecordText() const {
+    return impl_->Text();
 }
 
 void NdjsonReader::ReleaseRecord() noexcept {

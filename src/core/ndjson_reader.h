@@ -23,6 +23,7 @@ class NdjsonReader final : public RecordReader {
     uint64_t BytesConsumed() const override;
     uint64_t PositionReached() const override;
     void ReleaseRecord() noexcept override;
+    std::string_view RecordText() const override;
 
   private:
     struct Impl;

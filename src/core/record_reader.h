@@ -52,6 +52,9 @@ class RecordReader {
     // rather than at the next Next(), so that it is not held while the record is loaded. Field() must not be used
     // again before the next Next().
     virtual void ReleaseRecord() noexcept {}
+    // The text of the record Next() last read or refused, when the reader has it (for bulk_ingest.rejects): an
+    // NDJSON line, a JSON record, a CSV record's fields joined by the delimiter. Valid until the next Next().
+    virtual std::string_view RecordText() const { return std::string_view(); }
 };
 
 }  // namespace bulk_ingest

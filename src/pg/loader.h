@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 }
 
 // The watermark of a run: the maximum of the high_watermark_column, compared in the column's type.
@@ -54,6 +55,18 @@ typedef struct BatchSource {
     const char *error_column;
     char error_value[160];    // a short excerpt of the value COPY could not take ("" when none)
     char error_excerpt[160];  // the text near a record's error (RecordError::excerpt), "" when none
+    uint64 error_copy_line;   // COPY's line (of the attempt) of the row that failed, 0 when unknown
+    bool fatal_error;         // the failure is not a row's (the input failed, too many rejects): never skipped
+    // options.on_error = 'skip': rejected records go to bulk_ingest.rejects (rejects.h) instead of failing the batch.
+    bool skip_bad_records;
+    int64 max_rejects;         // the most rejects of the run
+    int64 run_rejected;        // rejects of the run's committed batches
+    List *rejects;             // the batch's rejects (Reject *), in reject_cxt, for the batch's transaction
+    MemoryContext reject_cxt;  // reset when a batch starts
+    uint64 reject_line;        // a record the reader refused, on its way out of the C++ frame
+    char reject_error[1024];
+    char reject_text[1025];
+    size_t reject_text_len;
 } BatchSource;
 
 // Loads at most source->max_rows rows into the table relid in the current transaction. With source->merge (upserts

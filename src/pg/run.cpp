@@ -85,6 +85,21 @@ static void ReportProgress(const RunSlot *slot, TimestampTz started) {
                             pg_atomic_read_u64((pg_atomic_uint64 *)&slot->bytes), elapsed > 0 ? rows / elapsed : 0.0)));
 }
 
+// Stops the run's worker and waits (at most kStopWaitMs) until it has exited, so that when the caller returns the run
+// is over: its batch in flight rolled back and the run recorded. Interrupts are held: this runs on the way out of an
+// error (a cancel) too.
+static void StopWorkerAndWait(BackgroundWorkerHandle *handle) {
+    TerminateBackgroundWorker(handle);
+    HOLD_INTERRUPTS();
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kStopWaitMs);
+    pid_t running;
+    while (GetBackgroundWorkerPid(handle, &running) != BGWH_STOPPED && GetCurrentTimestamp() < deadline) {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+    RESUME_INTERRUPTS();
+}
+
 // The process through which the worker (pid) waits for this session, or 0 when it does not: the worker waits for a
 // lock, and this session is among its blockers or theirs (pg_blocking_pids, walked breadth first). Such a wait never
 // ends by itself: this session waits for the worker on a latch, which PostgreSQL's deadlock detector cannot see.
@@ -143,14 +158,7 @@ static void CheckNotWaitingForCaller(BackgroundWorkerHandle *handle, int pid, Ru
              "the run; it was stopped. Call bulk_ingest_run outside that transaction, or commit its changes first",
              lock ? lock : "?");
     pg_write_barrier();
-    TerminateBackgroundWorker(handle);
-    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kStopWaitMs);
-    pid_t running;
-    while (GetBackgroundWorkerPid(handle, &running) != BGWH_STOPPED && GetCurrentTimestamp() < deadline) {
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    }
+    StopWorkerAndWait(handle);
     ereport(ERROR, (errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
                     errmsg("the run of source \"%s\" waits for a lock held by this transaction, so it can never "
                            "finish",
@@ -224,8 +232,9 @@ BULK_INGEST_FUNCTION(bulk_ingest_run) {
     { WaitForRun(handle, slot); }
     PG_CATCH();
     {
-        // Cancelling the caller cancels the run: the worker rolls back its batch and records the run.
-        TerminateBackgroundWorker(handle);
+        // Cancelling the caller cancels the run: the worker rolls back its batch and records the run, before the
+        // caller returns (the postmaster passes the signal on, so the worker could otherwise commit a batch more).
+        StopWorkerAndWait(handle);
         PG_RE_THROW();
     }
     PG_END_TRY();

@@ -10,6 +10,7 @@
 #include "core/http_stream.h"
 #include "pg/loader.h"
 #include "pg/rebuild.h"
+#include "pg/rejects.h"
 #include "pg/rights.h"
 #include "core/charset.h"
 #include "core/formats.h"
@@ -85,7 +86,7 @@ typedef struct RunState {
     const char *conditional_header;  // If-None-Match/If-Modified-Since for the first page (header watermarks)
     char *header_watermark;          // the first page's ETag/Last-Modified, stored when the run succeeds
     bool unchanged;                  // the first page answered 304 Not Modified
-    int64 page_rows;                 // rows of the current page committed so far
+    int64 page_rows;                 // records of the current page committed so far (rows and rejects)
     int64 page_retry_ms;             // >= 0: the page broke off mid-body and is retried after this long
     char not_retried[512];           // why a page that broke off mid-body was not retried ("" when it was)
     PageOutcome page_outcome;        // what the current page told the paginator
@@ -123,7 +124,8 @@ static void RollbackTransaction() {
 // Loads one batch in its own transaction and commits it with its counters and watermark. Until a batch of the run
 // has committed, each batch first looks at the target: its first batch with rows may rebuild it (migration,
 // replace mode, or the fast path of a new or empty table), and a batch with no rows then changes nothing.
-static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader, uint64 *bytes_before) {
+static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader, uint64 *bytes_before,
+                                int64 *rejected) {
     BatchSource *source = &run->batch_source;
     const Declaration *decl = run->decl;
     BeginTransaction("pg_bulk_ingest: loading a batch");
@@ -140,13 +142,20 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     PausePoint(PAUSE_BEFORE_COPY);
     source->merge = plan.reason == NULL;
     int64 rows = LoadBatch(source, load_into);
-    if (rows == 0) {
+    *rejected = list_length(source->rejects);
+    if (rows == 0 && *rejected == 0) {
         if (plan.reason != NULL) {
             RollbackTransaction();  // a batch with no rows rebuilds nothing
         } else {
             CommitTransaction();
         }
         return 0;
+    }
+    if (rows == 0 && plan.reason != NULL) {
+        // Every record of the batch was rejected: the rejects commit, the table is not rebuilt for nothing.
+        RollbackTransaction();
+        BeginTransaction("pg_bulk_ingest: recording rejected records");
+        plan.reason = NULL;
     }
     if (plan.reason != NULL) {
         SwapLockStats stats;
@@ -159,11 +168,14 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     CallCore([&] { bytes_now = reader->BytesConsumed(); });
     char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
     PausePoint(PAUSE_BEFORE_WATERMARK);
+    RecordRejects(run->run_id, run->row->source, run->batch, run->page_url, source->rejects);
     RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
     PausePoint(PAUSE_BEFORE_COMMIT);
     CommitTransaction();
     PausePoint(PAUSE_AFTER_COMMIT);
-    run->target_settled = true;
+    source->run_rejected += *rejected;
+    source->rejects = NIL;  // their memory goes with the next batch's reset
+    run->target_settled = rows > 0 || run->target_settled;
     run->watermark.changed = false;
     ProgressBatchCommitted();
     if (run->slot != NULL) {
@@ -319,10 +331,12 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     MemoryContextSwitchTo(run_cxt);
 
     while (!source->end_of_page) {
-        int64 rows = LoadAndCommitBatch(run, reader, &bytes_before);
-        if (rows > 0) {
-            outcome.rows += rows;
-            run->page_rows += rows;
+        int64 rejected = 0;
+        int64 rows = LoadAndCommitBatch(run, reader, &bytes_before, &rejected);
+        if (rows > 0 || rejected > 0) {
+            // Rejected records are records of the page too (the pagination counts them).
+            outcome.rows += rows + rejected;
+            run->page_rows += rows + rejected;
             run->batch++;
         }
     }
@@ -432,6 +446,9 @@ static void IngestSource(RunState *run, const char *first_url) {
     run->batch_source.decl = run->decl;
     run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
+    run->batch_source.skip_bad_records = options->skip_bad_records;
+    run->batch_source.max_rejects = options->max_rejects;
+    run->batch_source.reject_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest rejects", ALLOCSET_SMALL_SIZES);
     // offset and page pagination add their parameters to the first URL
     char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
     PausePoint(PAUSE_BEFORE_FIRST_REQUEST);
