@@ -6,6 +6,7 @@
 extern "C" {
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "utils/json.h"
 }
 
 Reject *MakeReject(uint64 line, const char *column, const char *error, const char *record, size_t record_len) {
@@ -44,22 +45,46 @@ void RecordRejects(int64 run_id, const char *source, int batch, const char *url,
     snprintf(id_text, sizeof(id_text), INT64_FORMAT, run_id);
     snprintf(batch_text, sizeof(batch_text), "%d", batch);
     snprintf(count_text, sizeof(count_text), "%d", list_length(rejects));
-    SPI_connect();
+    // One statement for the batch's rejects: they travel as one JSON array.
+    StringInfoData json;
+    initStringInfo(&json);
+    appendStringInfoChar(&json, '[');
     ListCell *cell;
     foreach (cell, rejects) {
         const Reject *reject = (const Reject *)lfirst(cell);
-        char line_text[32];
-        snprintf(line_text, sizeof(line_text), UINT64_FORMAT, reject->line);
-        const char *args[] = {id_text,        source,        batch_text,    url, reject->line > 0 ? line_text : NULL,
-                              reject->column, reject->error, reject->record};
-        ExecuteAsCatalogOwner(
-            "INSERT INTO bulk_ingest.rejects (run_id, source, batch, url, line, \"column\", error, record, owner)"
-            " SELECT $1::bigint, $2, $3::integer, $4, $5::bigint, $6, $7, $8, owner"
-            "   FROM bulk_ingest.runs WHERE id = $1::bigint",
-            8, args, false, 0);
+        appendStringInfo(&json, "%s{\"line\": ", foreach_current_index(cell) > 0 ? ", " : "");
+        if (reject->line > 0) {
+            appendStringInfo(&json, UINT64_FORMAT, reject->line);
+        } else {
+            appendStringInfoString(&json, "null");
+        }
+        appendStringInfoString(&json, ", \"column\": ");
+        if (reject->column != NULL) {
+            escape_json(&json, reject->column);
+        } else {
+            appendStringInfoString(&json, "null");
+        }
+        appendStringInfoString(&json, ", \"error\": ");
+        escape_json(&json, reject->error);
+        appendStringInfoString(&json, ", \"record\": ");
+        if (reject->record != NULL) {
+            escape_json(&json, reject->record);
+        } else {
+            appendStringInfoString(&json, "null");
+        }
+        appendStringInfoChar(&json, '}');
     }
-    const char *count_args[] = {id_text, count_text};
-    ExecuteAsCatalogOwner("UPDATE bulk_ingest.runs SET rejected = rejected + $2::bigint WHERE id = $1::bigint", 2,
-                          count_args, false, 0);
+    appendStringInfoChar(&json, ']');
+    const char *args[] = {id_text, source, batch_text, url, json.data, count_text};
+    SPI_connect();
+    ExecuteAsCatalogOwner(
+        "INSERT INTO bulk_ingest.rejects (run_id, source, batch, url, line, \"column\", error, record, owner)"
+        " SELECT $1::bigint, $2, $3::integer, $4, (e.r ->> 'line')::bigint, e.r ->> 'column', e.r ->> 'error',"
+        "        e.r ->> 'record', runs.owner"
+        "   FROM bulk_ingest.runs runs, pg_catalog.jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(r, n)"
+        "  WHERE runs.id = $1::bigint ORDER BY e.n",
+        5, args, false, 0);
+    ExecuteAsCatalogOwner("UPDATE bulk_ingest.runs SET rejected = rejected + $6::bigint WHERE id = $1::bigint", 6, args,
+                          false, 0);
     SPI_finish();
 }
