@@ -488,6 +488,16 @@ bool CsvReader::Impl::Next() {
         size_t i = index_[c];
         FieldValue &field = fields_[c];
         field.text = FieldText(i);
+        // NUL is valid UTF-8 but no PostgreSQL text can hold it (found by fuzz/fuzz_csv.cpp).
+        const void *nul = field.text.empty() ? nullptr : memchr(field.text.data(), 0, field.text.size());
+        if (nul != nullptr) {
+            size_t at = static_cast<size_t>(static_cast<const char *>(nul) - field.text.data());
+            throw RecordError("line", record_line_,
+                              "column \"" + columns_[c].name + "\" (field " + std::to_string(i + 1) +
+                                  ") contains a NUL byte at byte " + std::to_string(at) +
+                                  ", which PostgreSQL text cannot hold",
+                              Excerpt(field.text.data(), field.text.size(), at));
+        }
         field.is_null = !quoted_[i] && field.text == options_.null_string;
         if (field.is_null) {
             field.text = std::string_view();
