@@ -389,3 +389,53 @@ COMMENT ON FUNCTION @extschema@.bulk_ingest_reset IS
 ALTER TABLE bulk_ingest.runs ADD COLUMN deleted bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN bulk_ingest.runs.deleted IS
     'Rows the run deleted from the target because their records said so (options.deleted_path)';
+-- ---- reliability (issue 10): repeated skipped ticks are one row ---------------------------------------------------
+-- Ticks of a schedule that find the same run still in flight count on one 'skipped' row, from its started_at (the
+-- first) to its finished_at (the last), instead of a row each.
+ALTER TABLE bulk_ingest.runs ADD COLUMN skip_count integer CHECK (skip_count > 0);
+UPDATE bulk_ingest.runs SET skip_count = 1 WHERE status OPERATOR(pg_catalog.=) 'skipped';
+COMMENT ON COLUMN bulk_ingest.runs.skip_count IS
+    'Skipped runs: how many due ticks found the same run still in flight (the first at started_at, the last at finished_at); NULL for other runs';
+
+-- ---- reliability (issue 10): rejected records (options.on_error = 'skip') ----------------------------------------
+-- A record that cannot be loaded (not valid JSON, a CSV row of the wrong width, a value its column's type refuses,
+-- NULL for NOT NULL, too long for varchar(n), ...) is kept here instead of failing its batch; the rejects of a batch
+-- commit with it. A run's rows go when the run is pruned from the history.
+CREATE TABLE bulk_ingest.rejects (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id      bigint NOT NULL REFERENCES bulk_ingest.runs (id) ON DELETE CASCADE,
+    source      text NOT NULL,
+    batch       integer NOT NULL,
+    url         text,                 -- the page the record came from (secrets redacted)
+    line        bigint,               -- its line in the response (ndjson, csv) or its index in the array (json)
+    "column"    text,                 -- the column whose value was refused, when one was
+    error       text NOT NULL,
+    record      text,                 -- the record as read (at most 1 kB of it), or the text near the error
+    owner       regrole NOT NULL,
+    rejected_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX rejects_run_id_idx ON bulk_ingest.rejects (run_id);
+CREATE INDEX rejects_source_idx ON bulk_ingest.rejects (source, id);
+COMMENT ON TABLE bulk_ingest.rejects IS
+    'Records that runs with options.on_error = ''skip'' could not load, with where they were and why';
+REVOKE ALL ON bulk_ingest.rejects FROM PUBLIC;
+GRANT SELECT ON bulk_ingest.rejects TO bulk_ingest_user;
+ALTER TABLE bulk_ingest.rejects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_rows ON bulk_ingest.rejects FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'USAGE'));
+COMMENT ON COLUMN bulk_ingest.rejects.id IS 'The reject''s id, in the order records were rejected';
+COMMENT ON COLUMN bulk_ingest.rejects.run_id IS 'The run that rejected the record (the row goes with the run''s history)';
+COMMENT ON COLUMN bulk_ingest.rejects.source IS 'The source the record came from';
+COMMENT ON COLUMN bulk_ingest.rejects.batch IS 'The batch of the run the record belonged to (committed with it)';
+COMMENT ON COLUMN bulk_ingest.rejects.url IS 'The page the record came from (secrets shown as ***)';
+COMMENT ON COLUMN bulk_ingest.rejects.line IS
+    'Where the record was: its line in the response (ndjson, csv) or its index in the array (json)';
+COMMENT ON COLUMN bulk_ingest.rejects."column" IS 'The column whose value was refused; NULL when the record as a whole was';
+COMMENT ON COLUMN bulk_ingest.rejects.error IS 'Why the record could not be loaded';
+COMMENT ON COLUMN bulk_ingest.rejects.record IS 'The record as read (at most 1 kB of it), or the text near the error';
+COMMENT ON COLUMN bulk_ingest.rejects.owner IS 'The source''s owner when the record was rejected (who may see the row)';
+COMMENT ON COLUMN bulk_ingest.rejects.rejected_at IS 'When the record was rejected';
+
+ALTER TABLE bulk_ingest.runs ADD COLUMN rejected bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN bulk_ingest.runs.rejected IS
+    'Records the run rejected (options.on_error = ''skip''), committed with their batches: see bulk_ingest.rejects';

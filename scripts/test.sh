@@ -2,7 +2,8 @@
 # All of pg_bulk_ingest's tests, on a fresh Debian 12 machine or a developer's:
 #   1. dependencies (apt, only what is missing)           scripts/install-deps.sh
 #   2. formatting of the C++ sources                      clang-format --dry-run --Werror (.clang-format)
-#   3. the core's unit tests                              cmake in build/, ctest
+#   3. the core's unit tests                              cmake in build/, ctest; again with ASan+UBSan (build-asan/);
+#      the libFuzzer targets for 5 s each                 scripts/fuzz.sh (build-fuzz/)
 #   4. the extension, built and installed                 make && make install
 #   5. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster; its server
 #                                                         log must have no crash or leak line (test/lib/serverlog.py)
@@ -85,6 +86,27 @@ unit_tests() {
     ctest --test-dir build --output-on-failure --timeout 120
 }
 step "unit tests (cmake, ctest)" unit_tests
+
+# ---- 3b. the unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer (and assertions: no
+# NDEBUG). -O0 -g1: sanitized -O2 builds take minutes per test file. Two tests that stream hundreds of megabytes
+# through a reader to prove its memory flat are left to the plain run (under ASan they take a minute and prove
+# nothing more).
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/fuzz/ubsan.supp}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+unit_tests_sanitized() {
+    cmake -S . -B build-asan -DBULK_INGEST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
+        >/dev/null &&
+    cmake --build build-asan -j "$JOBS" &&
+    build-asan/core_tests --gtest_brief=1 --gtest_filter='-*InBoundedMemory'
+}
+step "unit tests under ASan and UBSan" unit_tests_sanitized
+
+# ---- 3c. every libFuzzer target for a few seconds (scripts/fuzz.sh 600 is the long run)
+if command -v "${CXX_FUZZ:-clang++-14}" >/dev/null; then
+    step "fuzz targets (5 s each)" scripts/fuzz.sh 5
+else
+    skip "fuzz targets" "no ${CXX_FUZZ:-clang++-14}"
+fi
 
 # ---- 4. build and install the extension
 private_prefix() {

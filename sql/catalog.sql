@@ -3,6 +3,7 @@
 \d bulk_ingest.sources
 \d bulk_ingest.watermarks
 \d bulk_ingest.runs
+\d bulk_ingest.rejects
 SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_bulk_ingest'

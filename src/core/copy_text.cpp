@@ -20,9 +20,9 @@ struct EscapeTable {
 };
 constexpr EscapeTable kEscapes;
 
-}  // namespace
-
-void AppendCopyEscaped(std::string &out, std::string_view text) {
+// Out is std::string or GrowBuffer (the loader's row buffer, which grows without copying: grow_buffer.h).
+template <class Out>
+void AppendEscaped(Out &out, std::string_view text) {
     const char *run = text.data();  // start of the bytes not yet appended
     const char *end = run + text.size();
     const char *p = run;
@@ -55,23 +55,46 @@ void AppendCopyEscaped(std::string &out, std::string_view text) {
     out.append(run, static_cast<size_t>(end - run));
 }
 
-void AppendCopyRow(std::string &out, const RecordReader &reader) {
-    AppendCopyRow(out, reader, reader.ColumnCount());
-}
-
-void AppendCopyRow(std::string &out, const RecordReader &reader, size_t n) {
+template <class Out>
+void AppendRow(Out &out, const RecordReader &reader, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (i > 0) {
-            out += '\t';
+            out.push_back('\t');
         }
         const FieldValue &field = reader.Field(i);
         if (field.is_null) {
             out.append("\\N", 2);
         } else {
-            AppendCopyEscaped(out, field.text);
+            AppendEscaped(out, field.text);
         }
     }
-    out += '\n';
+    out.push_back('\n');
+}
+
+}  // namespace
+
+void AppendCopyEscaped(std::string &out, std::string_view text) {
+    AppendEscaped(out, text);
+}
+
+void AppendCopyEscaped(GrowBuffer &out, std::string_view text) {
+    AppendEscaped(out, text);
+}
+
+void AppendCopyRow(std::string &out, const RecordReader &reader) {
+    AppendRow(out, reader, reader.ColumnCount());
+}
+
+void AppendCopyRow(GrowBuffer &out, const RecordReader &reader) {
+    AppendRow(out, reader, reader.ColumnCount());
+}
+
+void AppendCopyRow(std::string &out, const RecordReader &reader, size_t columns) {
+    AppendRow(out, reader, columns);
+}
+
+void AppendCopyRow(GrowBuffer &out, const RecordReader &reader, size_t columns) {
+    AppendRow(out, reader, columns);
 }
 
 }  // namespace bulk_ingest

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "error.h"
+#include "grow_buffer.h"
 #include "json_record.h"
 #include "value_format.h"
 
@@ -19,8 +20,7 @@ namespace bulk_ingest {
 namespace {
 
 constexpr size_t kBlockBytes = 64 * 1024;
-constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // PostgreSQL cannot store a larger value anyway
-constexpr size_t kKeepBytes = size_t(4) << 20;       // buffers larger than this are released after a long record
+constexpr size_t kKeepBytes = size_t(4) << 20;  // buffers larger than this are released after a long record
 
 std::string Quoted(const std::string &s) {
     return "\"" + s + "\"";
@@ -42,7 +42,14 @@ std::string Printable(char c) {
 }  // namespace
 
 struct CsvReader::Impl {
-    Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options);
+    Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options, size_t max_record_bytes);
+    void ReleaseRecord() noexcept {
+        if (buf_.capacity() > kKeepBytes) {
+            buf_.release();
+            ends_.clear();
+            quoted_.clear();
+        }
+    }
 
     bool Next();
     size_t BufferBytes() const { return kBlockBytes + buf_.capacity() + ends_.capacity() * sizeof(size_t); }
@@ -75,6 +82,33 @@ struct CsvReader::Impl {
     void ReadHeader();
     void CheckUtf8() const;
 
+  public:
+    // The current record's fields joined by the delimiter (for bulk_ingest.rejects).
+    std::string_view JoinedText() const {
+        text_.clear();
+        for (size_t i = 0; i < ends_.size(); i++) {
+            if (i > 0) {
+                text_ += options_.delimiter;
+            }
+            text_ += FieldText(i);
+        }
+        return text_;
+    }
+
+  private:
+    mutable std::string text_;
+    // The start of the current record, its fields joined by the delimiter (for messages).
+    std::string RecordExcerpt() const {
+        std::string joined;
+        for (size_t i = 0; i < ends_.size() && joined.size() < 60; i++) {
+            if (i > 0) {
+                joined += options_.delimiter;
+            }
+            joined += FieldText(i);
+        }
+        return Excerpt(joined.data(), joined.size(), 0, 40);
+    }
+
     // Column mapping: 0-based field index of each column, or by name until the header is read.
     std::vector<size_t> index_;
     std::vector<std::string> names_;  // "" when the column is given by number
@@ -93,19 +127,22 @@ struct CsvReader::Impl {
     bool after_cr_ = false;          // the last byte consumed was a CR (a following LF is the same line break)
 
     // The current record.
-    std::string buf_;
+    size_t max_record_bytes_;
+    GrowBuffer buf_;
     std::vector<size_t> ends_;
     std::vector<bool> quoted_;
 };
 
-CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options)
+CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options,
+                      size_t max_record_bytes)
     : source_(source),
       columns_(std::move(columns)),
       options_(std::move(options)),
       escape_(options_.escape.value_or(options_.quote)),
       fields_(columns_.size()),
       converter_(columns_, false),
-      block_(new char[kBlockBytes]) {
+      block_(new char[kBlockBytes]),
+      max_record_bytes_(max_record_bytes) {
     auto bad = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
     if (bad(options_.delimiter) || bad(options_.quote) || bad(escape_)) {
         throw Error("csv options: the delimiter, quote and escape characters cannot be a line break or NUL");
@@ -165,8 +202,8 @@ bool CsvReader::Impl::Fill() {
 }
 
 void CsvReader::Impl::Append(const char *data, size_t len) {
-    if (buf_.size() + len > kMaxRecordBytes) {
-        throw RecordError(record_line_, "the record is longer than 1 GiB");
+    if (len > max_record_bytes_ - buf_.size()) {
+        throw RecordTooLongError(record_line_, RecordTooLong("record", max_record_bytes_));
     }
     buf_.append(data, len);
 }
@@ -185,7 +222,7 @@ bool CsvReader::Impl::EndLine() {
 // Reads the next record into buf_/ends_/quoted_. Returns false at the end of the input.
 bool CsvReader::Impl::ReadRecord() {
     if (buf_.capacity() > kKeepBytes) {
-        std::string().swap(buf_);
+        buf_.release();
     } else {
         buf_.clear();
     }
@@ -348,8 +385,10 @@ void CsvReader::Impl::CheckUtf8() const {
         field++;
     }
     size_t start = field == 0 ? 0 : ends_[field - 1];
-    throw RecordError(record_line_, "invalid UTF-8 in field " + std::to_string(field + 1) + " at byte " +
-                                        std::to_string(bad - start) + " (the input must be UTF-8)");
+    throw RecordError("line", record_line_,
+                      "invalid UTF-8 in field " + std::to_string(field + 1) + " at byte " +
+                          std::to_string(bad - start) + " (the input must be UTF-8)",
+                      Excerpt(buf_.data() + start, ends_[field] - start, bad - start));
 }
 
 void CsvReader::Impl::ReadHeader() {
@@ -440,13 +479,13 @@ bool CsvReader::Impl::Next() {
     const bool fewer = ends_.size() < expected_ && !options_.missing_fields_null;
     const bool more = ends_.size() > expected_ && !options_.extra_fields_ignore;
     if (fewer || more) {
-        throw RecordError(record_line_, "expected " + std::to_string(expected_) + " fields" +
-                                            (options_.header ? " (as in the header)" : " (as in the first record)") +
-                                            ", found " + std::to_string(ends_.size()) +
-                                            (fewer ? " (options.csv.missing_fields = 'null' makes missing trailing "
-                                                     "fields NULL)"
-                                                   : " (options.csv.extra_fields = 'ignore' ignores the extra "
-                                                     "fields)"));
+        throw RecordError("line", record_line_,
+                          "expected " + std::to_string(expected_) + " fields" +
+                              (options_.header ? " (as in the header)" : " (as in the first record)") + ", found " +
+                              std::to_string(ends_.size()) +
+                              (fewer ? " (options.csv.missing_fields = 'null' makes missing trailing fields NULL)"
+                                     : " (options.csv.extra_fields = 'ignore' ignores the extra fields)"),
+                          RecordExcerpt());
     }
     CheckUtf8();
     for (size_t c = 0; c < columns_.size(); c++) {
@@ -464,6 +503,16 @@ bool CsvReader::Impl::Next() {
             continue;
         }
         field.text = FieldText(i);
+        // NUL is valid UTF-8 but no PostgreSQL text can hold it (found by fuzz/fuzz_csv.cpp).
+        const void *nul = field.text.empty() ? nullptr : memchr(field.text.data(), 0, field.text.size());
+        if (nul != nullptr) {
+            size_t at = static_cast<size_t>(static_cast<const char *>(nul) - field.text.data());
+            throw RecordError("line", record_line_,
+                              "column \"" + columns_[c].name + "\" (field " + std::to_string(i + 1) +
+                                  ") contains a NUL byte at byte " + std::to_string(at) +
+                                  ", which PostgreSQL text cannot hold",
+                              Excerpt(field.text.data(), field.text.size(), at));
+        }
         field.is_null = !quoted_[i] && field.text == options_.null_string;
         if (field.is_null) {
             field.text = std::string_view();
@@ -477,8 +526,9 @@ bool CsvReader::Impl::Next() {
     return true;
 }
 
-CsvReader::CsvReader(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options)
-    : impl_(new Impl(source, std::move(columns), std::move(options))) {}
+CsvReader::CsvReader(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options,
+                     size_t max_record_bytes)
+    : impl_(new Impl(source, std::move(columns), std::move(options), max_record_bytes)) {}
 
 CsvReader::~CsvReader() = default;
 
@@ -504,6 +554,18 @@ uint64_t CsvReader::Line() const {
 
 uint64_t CsvReader::BytesConsumed() const {
     return impl_->consumed_;
+}
+
+uint64_t CsvReader::PositionReached() const {
+    return impl_->record_line_;  // set when a record starts to be read
+}
+
+std::string_view CsvReader::RecordText() const {
+    return impl_->JoinedText();
+}
+
+void CsvReader::ReleaseRecord() noexcept {
+    impl_->ReleaseRecord();
 }
 
 const std::vector<std::string> &CsvReader::Header() const {

@@ -52,8 +52,10 @@ struct CsvReaderOptions {
 
 class CsvReader final : public RecordReader {
   public:
-    // Throws Error for invalid options or column paths (see above).
-    CsvReader(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options = {});
+    // Throws Error for invalid options or column paths (see above). A record longer than max_record_bytes is a
+    // RecordError.
+    CsvReader(ByteSource &source, std::vector<ColumnSpec> columns, CsvReaderOptions options = {},
+              size_t max_record_bytes = kDefaultMaxRecordBytes);
     ~CsvReader() override;
 
     // The first call reads the header (when options.header) and throws Error when it does not match the columns.
@@ -63,6 +65,9 @@ class CsvReader final : public RecordReader {
     size_t ColumnCount() const override;
     uint64_t Line() const override;
     uint64_t BytesConsumed() const override;
+    uint64_t PositionReached() const override;
+    void ReleaseRecord() noexcept override;
+    std::string_view RecordText() const override;
 
     // The header's names (empty before the first Next() or without a header row).
     const std::vector<std::string> &Header() const;

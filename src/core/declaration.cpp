@@ -304,6 +304,24 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
                              : key == "timeout_ms"       ? options.timeout_ms
                                                          : options.max_response_bytes;
             field = value.GetInt64();
+        } else if (key == "on_error") {
+            std::string mode = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
+            if (mode != "abort" && mode != "skip") {
+                throw Error(
+                    "options: \"on_error\" must be \"abort\" (a bad record fails its batch) or \"skip\" "
+                    "(it goes to bulk_ingest.rejects and the run goes on)");
+            }
+            options.skip_bad_records = mode == "skip";
+        } else if (key == "max_rejects") {
+            if (!value.IsInt64() || value.GetInt64() < 0) {
+                throw Error("options: \"max_rejects\" must be a non-negative integer");
+            }
+            options.max_rejects = value.GetInt64();
+        } else if (key == "max_retry_time_ms") {
+            if (!value.IsInt64() || value.GetInt64() < 1) {
+                throw Error("options: \"max_retry_time_ms\" must be a positive integer (milliseconds)");
+            }
+            options.max_retry_time_ms = value.GetInt64();
         } else if (key == "high_watermark_path") {
             std::string path = value.IsString() ? std::string(value.GetString(), value.GetStringLength()) : "";
             std::string lower = path;
@@ -388,9 +406,10 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
             std::vector<std::string> known = {
-                "basic_auth",   "batch_rows", "connect_timeout_ms", "csv",         "headers",    "high_watermark_path",
-                "indexes",      "max_pages",  "max_response_bytes", "max_retries", "pagination", "partition_by",
-                "records_path", "schedule",   "timeout_ms"};
+                "basic_auth",          "batch_rows",        "connect_timeout_ms", "csv",         "headers",
+                "high_watermark_path", "indexes",           "max_pages",          "max_rejects", "max_response_bytes",
+                "max_retries",         "max_retry_time_ms", "on_error",           "pagination",  "partition_by",
+                "records_path",        "schedule",          "timeout_ms"};
             known.insert(known.end(), kRequestOptionKeys.begin(), kRequestOptionKeys.end());
             std::sort(known.begin(), known.end());
             throw Error("options: unknown key \"" + key + "\"; known keys: " + Join(known));

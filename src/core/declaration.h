@@ -50,9 +50,12 @@ struct SourceOptions {
     bool pagination_given = false;                       // options.pagination was declared
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
     int max_retries = 5;                                 // retries of one failed request
-    int64_t connect_timeout_ms = 10000;                  // connecting to the server, TLS included
-    int64_t timeout_ms = 0;          // a whole request, body included; 0 = none (a stalled one still fails)
-    int64_t max_response_bytes = 0;  // the largest response body accepted; 0 = no limit
+    int64_t max_retry_time_ms = 600000;                  // the attempts and waits of one page, from its first request
+    bool skip_bad_records = false;  // options.on_error: "abort" (false) or "skip" (rejects go to bulk_ingest.rejects)
+    int64_t max_rejects = 1000;     // on_error "skip": the most records a run may reject
+    int64_t connect_timeout_ms = 10000;  // connecting to the server, TLS included
+    int64_t timeout_ms = 0;              // a whole request, body included; 0 = none (a stalled one still fails)
+    int64_t max_response_bytes = 0;      // the largest response body accepted; 0 = no limit
     // "ETag" or "Last-Modified": the watermark is that response header, sent back as If-None-Match or
     // If-Modified-Since so that an unchanged source answers 304 ("" = the watermark is a column's maximum).
     std::string high_watermark_header;

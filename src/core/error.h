@@ -26,10 +26,30 @@ class RecordError : public Error {
     // A position of another kind ("record 5: ..." for the elements of a JSON array); line() returns it.
     RecordError(const char *unit, uint64_t position, const std::string &message)
         : Error(std::string(unit) + " " + std::to_string(position) + ": " + message), line_(position) {}
+    // excerpt: the text of the record near the error, printable (record_reader.h: Excerpt); not part of what().
+    RecordError(const char *unit, uint64_t position, const std::string &message, std::string excerpt)
+        : RecordError(unit, position, message) {
+        excerpt_ = std::move(excerpt);
+    }
     uint64_t line() const { return line_; }
+    const std::string &excerpt() const { return excerpt_; }
 
   private:
     uint64_t line_;
+    std::string excerpt_;
+};
+
+// A record error after which the reader cannot go on to the next record (it does not know where that starts): it
+// fails the batch even when bad records are skipped (options.on_error = 'skip').
+class FatalRecordError : public RecordError {
+  public:
+    using RecordError::RecordError;
+};
+
+// A record longer than the largest record allowed (bulk_ingest.max_record_size).
+class RecordTooLongError : public FatalRecordError {
+  public:
+    using FatalRecordError::FatalRecordError;
 };
 
 // What kind of failure an HttpError is; the retry policy (retry_policy.h) decides by it.

@@ -17,18 +17,19 @@ class EmptySource final : public ByteSource {
 }  // namespace
 
 std::unique_ptr<RecordReader> MakeRecordReader(const std::string &format, ByteSource &source,
-                                               std::vector<ColumnSpec> columns, const SourceOptions &options) {
+                                               std::vector<ColumnSpec> columns, const SourceOptions &options,
+                                               size_t max_record_bytes) {
     if (format == "ndjson") {
-        return std::make_unique<NdjsonReader>(source, std::move(columns));
+        return std::make_unique<NdjsonReader>(source, std::move(columns), max_record_bytes);
     }
     if (format == "json") {
         JsonReaderOptions json;
         json.records_path = options.records_path;
         json.metadata_paths = options.pagination.BodyPaths();
-        return std::make_unique<JsonReader>(source, std::move(columns), json);
+        return std::make_unique<JsonReader>(source, std::move(columns), json, max_record_bytes);
     }
     if (format == "csv") {
-        return std::make_unique<CsvReader>(source, std::move(columns), options.csv);
+        return std::make_unique<CsvReader>(source, std::move(columns), options.csv, max_record_bytes);
     }
     CheckOneOf("format", format, kFormats);
     throw Error("format \"" + format + "\" has no reader");

@@ -15,8 +15,10 @@ namespace bulk_ingest {
 
 // A reader of format over source for the declared columns and options. Throws Error for options or column paths
 // the format cannot use (a CSV column path that is not a header name or number, a records_path inside metadata...).
+// A record longer than max_record_bytes is a RecordError.
 std::unique_ptr<RecordReader> MakeRecordReader(const std::string &format, ByteSource &source,
-                                               std::vector<ColumnSpec> columns, const SourceOptions &options);
+                                               std::vector<ColumnSpec> columns, const SourceOptions &options,
+                                               size_t max_record_bytes = kDefaultMaxRecordBytes);
 
 // Checks everything MakeRecordReader would check, without any input; throws Error like it. For registration.
 void ValidateRecordFormat(const std::string &format, std::vector<ColumnSpec> columns, const SourceOptions &options);

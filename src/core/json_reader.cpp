@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "error.h"
+#include "grow_buffer.h"
 #include "json_pointer.h"
 #include "json_record.h"
 
@@ -26,9 +27,8 @@ namespace bulk_ingest {
 namespace {
 
 constexpr size_t kBlockBytes = 64 * 1024;
-constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // PostgreSQL cannot store a larger value anyway
-constexpr size_t kKeepBytes = size_t(4) << 20;       // buffers larger than this are released after a long record
-constexpr size_t kMaxDepth = 1000;                   // nesting limit of the skeleton
+constexpr size_t kKeepBytes = size_t(4) << 20;  // buffers larger than this are released after a long record
+constexpr size_t kMaxDepth = 1000;              // nesting limit of the skeleton
 
 // Bytes that matter to the record scanner: outside strings and inside them.
 struct ScanTables {
@@ -69,7 +69,18 @@ struct OuterNode {
 }  // namespace
 
 struct JsonReader::Impl {
-    Impl(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options);
+    Impl(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options, size_t max_record_bytes);
+    std::string_view RecordText() const {
+        return record_ != nullptr ? std::string_view(record_, record_len_) : std::string_view();
+    }
+    void ReleaseRecord() noexcept {
+        if (record_buf_.capacity() > kKeepBytes) {
+            record_buf_.release();
+            record_ = nullptr;
+            record_len_ = 0;
+        }
+        parser_.ReleaseRecord();
+    }
 
     bool Next();
     size_t BufferBytes() const {
@@ -82,6 +93,7 @@ struct JsonReader::Impl {
     JsonReaderOptions options_;
     std::vector<std::optional<std::string>> metadata_;
     uint64_t record_no_ = 0;  // records seen so far: the current one's index
+    bool capturing_ = false;  // reading the text of record record_no_ (not yet complete)
     uint64_t consumed_ = 0;   // bytes through the end of the current record
 
   private:
@@ -122,7 +134,8 @@ struct JsonReader::Impl {
     size_t end_ = 0;
     uint64_t base_ = 0;  // document offset of block_[0]
     bool eof_ = false;
-    std::string record_buf_;        // a record that spans read blocks
+    size_t max_record_bytes_;
+    GrowBuffer record_buf_;         // a record that spans read blocks
     std::string token_;             // the current skeleton string or bare token, as written
     std::vector<char> brackets_;    // the open brackets of the record being captured
     const char *record_ = nullptr;  // the captured record: in block_ or record_buf_
@@ -138,12 +151,14 @@ struct JsonReader::Impl {
     std::string failed_;  // the message of the error that stopped the reader, if any
 };
 
-JsonReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options)
+JsonReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options,
+                       size_t max_record_bytes)
     : source_(source),
       parser_(std::move(columns), "record"),
       options_(std::move(options)),
       metadata_(options_.metadata_paths.size()),
-      block_(new char[kBlockBytes]) {
+      block_(new char[kBlockBytes]),
+      max_record_bytes_(max_record_bytes) {
     nodes_.emplace_back();
     root_ = &nodes_.back();
     auto insert = [&](const std::vector<std::string> &tokens) {
@@ -296,11 +311,14 @@ bool JsonReader::Impl::Step() {
                 } else if (frames_.back().records) {
                     record_no_++;
                     if (c != '{') {
-                        throw RecordError(
+                        // The skeleton cannot step over a value it did not read: the reader stops here.
+                        throw FatalRecordError(
                             "record", record_no_,
                             std::string("expected a JSON object, found ") + DescribeJsonValue(static_cast<char>(c)));
                     }
+                    capturing_ = true;
                     CaptureRecord();
+                    capturing_ = false;
                     state_ = State::kCommaOrEnd;
                     return true;
                 } else {
@@ -429,8 +447,9 @@ void JsonReader::Impl::ReadValue(int c, OuterNode *node) {
 }
 
 void JsonReader::Impl::AppendToken(const char *data, size_t len) {
-    if (token_.size() + len > kMaxRecordBytes) {
-        Fail("a value of the document outside the records is longer than 1 GiB");
+    if (len > max_record_bytes_ - token_.size()) {
+        Fail("a value of the document outside the records is longer than " + FormatBytes(max_record_bytes_) +
+             ", the largest record allowed (bulk_ingest.max_record_size)");
     }
     token_.append(data, len);
 }
@@ -493,7 +512,11 @@ void JsonReader::Impl::ReadBare() {
 
 // Captures the record (an object) at the current position, through its closing bracket, and parses it.
 void JsonReader::Impl::CaptureRecord() {
-    ReleaseIfLarge(record_buf_);
+    if (record_buf_.capacity() > kKeepBytes) {
+        record_buf_.release();
+    } else {
+        record_buf_.clear();
+    }
     brackets_.clear();
     bool in_string = false;
     bool escaped = false;
@@ -545,8 +568,8 @@ void JsonReader::Impl::CaptureRecord() {
         if (done) {
             break;
         }
-        if (record_buf_.size() + (pos_ - start) > kMaxRecordBytes) {
-            throw RecordError("record", record_no_, "the record is longer than 1 GiB");
+        if (pos_ - start > max_record_bytes_ - record_buf_.size()) {
+            throw RecordTooLongError("record", record_no_, RecordTooLong("record", max_record_bytes_));
         }
         record_buf_.append(block_.get() + start, pos_ - start);
         if (!Fill()) {
@@ -557,13 +580,13 @@ void JsonReader::Impl::CaptureRecord() {
     }
     const char *text;
     size_t len;
+    if (pos_ - start > max_record_bytes_ - record_buf_.size()) {
+        throw RecordTooLongError("record", record_no_, RecordTooLong("record", max_record_bytes_));
+    }
     if (record_buf_.empty()) {
         text = block_.get() + start;
         len = pos_ - start;
     } else {
-        if (record_buf_.size() + (pos_ - start) > kMaxRecordBytes) {
-            throw RecordError("record", record_no_, "the record is longer than 1 GiB");
-        }
         record_buf_.append(block_.get() + start, pos_ - start);
         text = record_buf_.data();
         len = record_buf_.size();
@@ -572,8 +595,9 @@ void JsonReader::Impl::CaptureRecord() {
     record_len_ = len;
 }
 
-JsonReader::JsonReader(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options)
-    : impl_(new Impl(source, std::move(columns), std::move(options))) {}
+JsonReader::JsonReader(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options,
+                       size_t max_record_bytes)
+    : impl_(new Impl(source, std::move(columns), std::move(options), max_record_bytes)) {}
 
 JsonReader::~JsonReader() = default;
 
@@ -599,6 +623,18 @@ uint64_t JsonReader::Line() const {
 
 uint64_t JsonReader::BytesConsumed() const {
     return impl_->consumed_;
+}
+
+uint64_t JsonReader::PositionReached() const {
+    return impl_->capturing_ ? impl_->record_no_ : impl_->record_no_ + 1;
+}
+
+std::string_view JsonReader::RecordText() const {
+    return impl_->RecordText();
+}
+
+void JsonReader::ReleaseRecord() noexcept {
+    impl_->ReleaseRecord();
 }
 
 const std::optional<std::string> &JsonReader::Metadata(size_t i) const {

@@ -34,7 +34,9 @@ struct JsonReaderOptions {
 class JsonReader final : public RecordReader {
   public:
     // Throws Error when a pointer of options is invalid, or a metadata path lies inside (or contains) the records.
-    JsonReader(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options = {});
+    // A record (or a value outside the records) longer than max_record_bytes is an error naming it.
+    JsonReader(ByteSource &source, std::vector<ColumnSpec> columns, JsonReaderOptions options = {},
+               size_t max_record_bytes = kDefaultMaxRecordBytes);
     ~JsonReader() override;
 
     bool Next() override;
@@ -44,6 +46,9 @@ class JsonReader final : public RecordReader {
     // 1-based index of the current record within the records array.
     uint64_t Line() const override;
     uint64_t BytesConsumed() const override;
+    uint64_t PositionReached() const override;
+    void ReleaseRecord() noexcept override;
+    std::string_view RecordText() const override;
 
     // The value at options.metadata_paths[i] (see above).
     const std::optional<std::string> &Metadata(size_t i) const;

@@ -70,6 +70,7 @@ struct Node {
     std::vector<std::pair<uint64_t, Node *>> big_index;  // children whose token is a larger array index
     std::vector<uint32_t> columns;                       // columns whose pointer ends here
     std::vector<uint32_t> subtree;                       // columns whose pointer ends here or below
+    uint64_t seen_in = 0;  // the object (JsonRecordParser::Impl::object_serial_) in which this key was last seen
     bool HasIndexChildren() const { return !by_index.empty() || !big_index.empty(); }
 };
 
@@ -298,6 +299,7 @@ struct JsonRecordParser::Impl {
         size_t start;         // offset of '{' or '['
         uint64_t next_index;  // arrays: index of the next element
         bool is_array;
+        uint64_t serial;  // objects: a number no other object of this parser had (duplicate keys)
     };
 
     void BuildTrie();
@@ -342,8 +344,9 @@ struct JsonRecordParser::Impl {
     rapidjson::Reader reader_;
     rapidjson::InsituStringStream *stream_ = nullptr;  // the stream being parsed (see StringEnd)
     std::vector<Frame> frames_;
-    size_t skip_depth_ = 0;    // > 0: inside a container that holds no declared path
-    Node *pending_ = nullptr;  // the node of the member whose key was just read
+    size_t skip_depth_ = 0;       // > 0: inside a container that holds no declared path
+    Node *pending_ = nullptr;     // the node of the member whose key was just read
+    uint64_t object_serial_ = 0;  // objects entered so far, over every record
 };
 
 JsonRecordParser::Impl::Impl(std::vector<ColumnSpec> columns, const char *unit)
@@ -430,7 +433,8 @@ void JsonRecordParser::Impl::Parse(const char *text, size_t len, uint64_t positi
     size_t bad = FindInvalidUtf8(text_, text_len_);
     if (bad < text_len_) {
         throw RecordError(unit_, position_,
-                          "invalid UTF-8 at byte " + std::to_string(bad) + " (the input must be UTF-8)");
+                          "invalid UTF-8 at byte " + std::to_string(bad) + " (the input must be UTF-8)",
+                          Excerpt(text_, text_len_, bad));
     }
     EnsureParseCapacity(text_len_ + kPadding);
     patches_.clear();
@@ -515,11 +519,13 @@ void JsonRecordParser::Impl::PatchBigNumber(size_t offset) {
 
 void JsonRecordParser::Impl::ThrowParseError(rapidjson::ParseErrorCode code, size_t offset) const {
     throw RecordError(unit_, position_,
-                      "invalid JSON at byte " + std::to_string(offset) + ": " + rapidjson::GetParseError_En(code));
+                      "invalid JSON at byte " + std::to_string(offset) + ": " + rapidjson::GetParseError_En(code),
+                      Excerpt(text_, text_len_, offset));
 }
 
 void JsonRecordParser::Impl::ThrowNotObject(char first) const {
-    throw RecordError(unit_, position_, std::string("expected a JSON object, found ") + DescribeJsonValue(first));
+    throw RecordError(unit_, position_, std::string("expected a JSON object, found ") + DescribeJsonValue(first),
+                      Excerpt(text_, text_len_, 0));
 }
 
 void JsonRecordParser::Impl::CheckDepth() const {
@@ -666,7 +672,8 @@ void JsonRecordParser::Impl::SetString(const Node *node, const char *str, size_t
                     throw RecordError(unit_, position_,
                                       "column \"" + columns_[c].name + "\": the string at byte " +
                                           std::to_string(start) +
-                                          " contains \\u0000, which PostgreSQL text cannot hold");
+                                          " contains \\u0000, which PostgreSQL text cannot hold",
+                                      Excerpt(text_, text_len_, start));
                 }
                 if (b == 0xED && i + 1 < len && static_cast<unsigned char>(str[i + 1]) >= 0xA0) {
                     ThrowParseError(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, start);
@@ -699,14 +706,26 @@ bool JsonRecordParser::Impl::StartObject() {
         return true;
     }
     Clear(node);
-    frames_.push_back(Frame{node, stream_->Tell() - 1, 0, false});
+    frames_.push_back(Frame{node, stream_->Tell() - 1, 0, false, ++object_serial_});
     CheckDepth();
     return true;
 }
 
 bool JsonRecordParser::Impl::Key(const char *str, rapidjson::SizeType length, bool) {
     if (skip_depth_ == 0) {
-        pending_ = FindKey(frames_.back().node, str, length);
+        const Frame &frame = frames_.back();
+        pending_ = FindKey(frame.node, str, length);
+        if (pending_ != nullptr) {
+            if (pending_->seen_in == frame.serial) {
+                // RapidJSON reads a key on a copy of the stream: stream_ is still at its opening quote.
+                throw RecordError(unit_, position_,
+                                  "invalid JSON at byte " + std::to_string(stream_->Tell()) + ": the key \"" +
+                                      std::string(str, length) +
+                                      "\" occurs more than once in one object (which value is meant is unknown)",
+                                  Excerpt(text_, text_len_, stream_->Tell()));
+            }
+            pending_->seen_in = frame.serial;
+        }
     }
     return true;
 }
@@ -739,7 +758,7 @@ bool JsonRecordParser::Impl::StartArray() {
         CheckDepth();
         return true;
     }
-    frames_.push_back(Frame{node, stream_->Tell() - 1, 0, true});
+    frames_.push_back(Frame{node, stream_->Tell() - 1, 0, true, 0});
     CheckDepth();
     return true;
 }
@@ -782,6 +801,13 @@ const std::vector<ColumnSpec> &JsonRecordParser::Columns() const {
 
 size_t JsonRecordParser::BufferBytes() const {
     return impl_->parse_cap_;
+}
+
+void JsonRecordParser::ReleaseRecord() noexcept {
+    if (impl_->parse_cap_ > kKeepBytes) {
+        impl_->parse_buf_.reset();
+        impl_->parse_cap_ = 0;
+    }
 }
 
 }  // namespace bulk_ingest

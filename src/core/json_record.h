@@ -37,6 +37,10 @@ bool UnescapeJsonString(const char *token, size_t len, std::string *out, const c
 // - strings unescaped; numbers exactly as written (also beyond double's range); booleans true/false; objects and
 //   arrays as their JSON text; json columns get the JSON text of every value (strings keep their quotes);
 //   null or a missing key is NULL; a NULL in a non-nullable column is a RecordError naming the column.
+// - a key that a declared path goes through may occur only once in its object: {"id": 3, "id": 4} is a RecordError
+//   naming the key (which value was meant cannot be known, and RFC 8259 leaves it to the implementation). Keys no
+//   declared path goes through are not checked: they change nothing that is loaded. The text of a json/jsonb value
+//   is passed on as it is (jsonb keeps the last value of a duplicate key, as PostgreSQL does).
 // - errors are RecordErrors "<unit> <position>: ..." with byte offsets relative to the record's text.
 class JsonRecordParser {
   public:
@@ -57,6 +61,8 @@ class JsonRecordParser {
     const std::vector<ColumnSpec> &Columns() const;
     // Bytes held by the parse buffer (for memory checks).
     size_t BufferBytes() const;
+    // Gives back the parse buffer when a long record made it large (the values of the record become invalid).
+    void ReleaseRecord() noexcept;
 
   private:
     struct Impl;

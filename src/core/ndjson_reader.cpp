@@ -1,8 +1,9 @@
 // Newline-delimited JSON reader.
 //
 // Input: the ByteSource is read in 64 KiB blocks. A line that lies inside one block is used where it is; a line that
-// spans blocks is gathered in line_buf_. Either way that text (the "pristine" line) is not modified until the next
-// call to Next(). Each non-blank line is parsed by JsonRecordParser (json_record.h).
+// spans blocks is gathered in line_buf_ (grown with realloc: see grow_buffer.h). Either way that text (the
+// "pristine" line) is not modified until the next call to Next(). Each non-blank line is parsed by JsonRecordParser
+// (json_record.h). A line longer than max_record_bytes fails as soon as that much of it has arrived.
 #include "ndjson_reader.h"
 
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "error.h"
+#include "grow_buffer.h"
 #include "json_record.h"
 
 namespace bulk_ingest {
@@ -18,16 +20,26 @@ namespace bulk_ingest {
 namespace {
 
 constexpr size_t kBlockBytes = 64 * 1024;
-constexpr size_t kMaxLineBytes = size_t(1) << 30;  // PostgreSQL cannot store a larger value anyway
-constexpr size_t kKeepBytes = size_t(4) << 20;     // buffers larger than this are released after a long line
+constexpr size_t kKeepBytes = size_t(4) << 20;  // buffers larger than this are released after a long line
 
 }  // namespace
 
 struct NdjsonReader::Impl {
-    Impl(ByteSource &source, std::vector<ColumnSpec> columns)
-        : source_(source), parser_(std::move(columns), "line"), block_(new char[kBlockBytes]) {}
+    Impl(ByteSource &source, std::vector<ColumnSpec> columns, size_t max_record_bytes)
+        : source_(source),
+          parser_(std::move(columns), "line"),
+          max_line_bytes_(max_record_bytes),
+          block_(new char[kBlockBytes]) {}
 
     bool Next();
+    void ReleaseRecord() noexcept {
+        if (line_buf_.capacity() > kKeepBytes) {
+            line_buf_.release();
+            line_ = nullptr;
+            line_len_ = 0;
+        }
+        parser_.ReleaseRecord();
+    }
 
   private:
     bool NextLine();
@@ -37,13 +49,17 @@ struct NdjsonReader::Impl {
     ByteSource &source_;
     JsonRecordParser parser_;
 
+    std::string_view Text() const { return line_ ? std::string_view(line_, line_len_) : std::string_view(); }
+
   private:
+    size_t max_line_bytes_;
+
     // Input.
     std::unique_ptr<char[]> block_;
     size_t pos_ = 0;
     size_t end_ = 0;
     bool eof_ = false;
-    std::string line_buf_;
+    GrowBuffer line_buf_;
     const char *line_ = nullptr;  // the current line, without its terminator
     size_t line_len_ = 0;
 
@@ -80,8 +96,8 @@ bool NdjsonReader::Impl::Next() {
 }
 
 void NdjsonReader::Impl::AppendToLine(const char *data, size_t len) {
-    if (line_buf_.size() + len > kMaxLineBytes) {
-        throw RecordError(line_no_ + 1, "the line is longer than 1 GiB");
+    if (len > max_line_bytes_ - line_buf_.size()) {
+        throw RecordTooLongError(line_no_ + 1, RecordTooLong("line", max_line_bytes_));
     }
     line_buf_.append(data, len);
 }
@@ -89,7 +105,7 @@ void NdjsonReader::Impl::AppendToLine(const char *data, size_t len) {
 // Finds the next line: sets line_ and line_len_ (without the '\n'). Returns false at the end of the input.
 bool NdjsonReader::Impl::NextLine() {
     if (line_buf_.capacity() > kKeepBytes) {
-        std::string().swap(line_buf_);
+        line_buf_.release();
     } else {
         line_buf_.clear();
     }
@@ -101,6 +117,9 @@ bool NdjsonReader::Impl::NextLine() {
             if (nl != nullptr) {
                 size_t len = static_cast<size_t>(nl - begin);
                 if (line_buf_.empty()) {
+                    if (len > max_line_bytes_) {
+                        throw RecordTooLongError(line_no_ + 1, RecordTooLong("line", max_line_bytes_));
+                    }
                     line_ = begin;
                     line_len_ = len;
                 } else {
@@ -134,8 +153,8 @@ bool NdjsonReader::Impl::NextLine() {
     }
 }
 
-NdjsonReader::NdjsonReader(ByteSource &source, std::vector<ColumnSpec> columns)
-    : impl_(new Impl(source, std::move(columns))) {}
+NdjsonReader::NdjsonReader(ByteSource &source, std::vector<ColumnSpec> columns, size_t max_record_bytes)
+    : impl_(new Impl(source, std::move(columns), max_record_bytes)) {}
 
 NdjsonReader::~NdjsonReader() = default;
 
@@ -161,6 +180,18 @@ uint64_t NdjsonReader::Line() const {
 
 uint64_t NdjsonReader::BytesConsumed() const {
     return impl_->consumed_;
+}
+
+uint64_t NdjsonReader::PositionReached() const {
+    return impl_->line_no_ + 1;  // lines seen completely, and the one being read
+}
+
+std::string_view NdjsonReader::RecordText() const {
+    return impl_->Text();
+}
+
+void NdjsonReader::ReleaseRecord() noexcept {
+    impl_->ReleaseRecord();
 }
 
 }  // namespace bulk_ingest

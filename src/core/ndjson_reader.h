@@ -12,7 +12,8 @@ namespace bulk_ingest {
 
 class NdjsonReader final : public RecordReader {
   public:
-    NdjsonReader(ByteSource &source, std::vector<ColumnSpec> columns);
+    // A line longer than max_record_bytes is a RecordError (found before more than that is held).
+    NdjsonReader(ByteSource &source, std::vector<ColumnSpec> columns, size_t max_record_bytes = kDefaultMaxRecordBytes);
     ~NdjsonReader() override;
 
     bool Next() override;
@@ -21,6 +22,9 @@ class NdjsonReader final : public RecordReader {
     size_t ColumnCount() const override;
     uint64_t Line() const override;
     uint64_t BytesConsumed() const override;
+    uint64_t PositionReached() const override;
+    void ReleaseRecord() noexcept override;
+    std::string_view RecordText() const override;
 
   private:
     struct Impl;

@@ -424,10 +424,10 @@ RetryDecision RetryPolicy::OnFailure(const std::string &url, long status, HttpEr
         if (server_delay) {
             return give_up("gave up: the server asked to wait " + Seconds(delay) +
                            " (Retry-After) and the retry time budget of " + Seconds(options_.total_budget_ms) +
-                           " ends in " + Seconds(left));
+                           " (max_retry_time_ms) ends in " + Seconds(left));
         }
         return give_up("gave up: waiting " + Seconds(delay) + " more would exceed the retry time budget of " +
-                       Seconds(options_.total_budget_ms) + " (" + Seconds(elapsed) + " spent)");
+                       Seconds(options_.total_budget_ms) + " (max_retry_time_ms; " + Seconds(elapsed) + " spent)");
     }
 
     retries_++;

@@ -5,8 +5,11 @@
 // answer is to retry, waits the given delay itself (interruptibly) before the next attempt. The clock and the random
 // source are injectable, so tests are deterministic.
 //
-// One RetryPolicy serves one request (a page): its retry count and time budget start with the first attempt.
-// NextRequest() starts over for the next page and keeps the history, so one policy can record a whole run.
+// One RetryPolicy serves one request (a page): its retry count and time budget start with the first attempt and
+// cover every attempt of it, whatever fails (no response, an error status, a body that breaks off after a 2xx
+// status), so its retries are bounded in count and time however the failures alternate. Call NextRequest() only
+// when moving on to the next page (it keeps the history, so one policy can record a whole run), and OnSuccess()
+// only once the page was read whole: an attempt is one request, from its first byte to its last.
 #pragma once
 
 #include <cstdint>

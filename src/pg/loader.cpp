@@ -2,21 +2,28 @@
 
 #include "core/copy_text.h"
 #include "core/error.h"
+#include "core/grow_buffer.h"
 #include "pg/guard.h"
 #include "pg/rights.h"
 #include "pg/shared_state.h"
 #include "pg/sql.h"
 #include "pg/target.h"
+#include "pg/rejects.h"
+#include "pg/test_pause.h"
 
 extern "C" {
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
+#include "storage/buffile.h"
+#include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -32,15 +39,41 @@ using pg_bulk_ingest::RaiseCoreFailure;
 using pg_bulk_ingest::TryCore;
 
 static const char *const kStagingTable = "bulk_ingest_stage";
+// A row buffer larger than this is given back after its row (the readers keep the same rule for their buffers).
+static const size_t kKeepRowBytes = (size_t)4 << 20;
 static const char *const kStagingRowColumn = "bulk_ingest_row";
+
+// With options.on_error = 'skip', the rows of the batch handed to COPY are also written to a temporary file, so that
+// a row COPY refuses can be taken out and the batch copied again without it (the rows came from the network and
+// cannot be read again). A clean batch pays for one sequential write of its rows; a batch with k refused rows is
+// copied k + 1 times.
+typedef struct SpoolEntry {
+    off_t offset;  // in the spool file
+    int32 len;
+    bool rejected;
+    uint64 line;  // line (record) of the response
+} SpoolEntry;
+
+typedef struct Spool {
+    BufFile *file;
+    SpoolEntry *entries;
+    int64 count;  // rows read from the reader for this batch
+    int64 max;
+    off_t end;          // where the next row is written
+    bool at_end;        // the file's position is end (no seek needed to write)
+    int64 replay_next;  // the next entry an attempt hands to COPY again
+    int64 *handed;      // this attempt's rows: their entries (COPY's line n is entry handed[n - 1])
+    int64 max_handed;
+} Spool;
 
 // COPY's data-source callback takes no context argument, so the batch being loaded is module state. Only one COPY
 // runs at a time in a backend; it is set for the duration of CopyFrom and cleared in PG_FINALLY.
 typedef struct CopyFeed {
     BatchSource *source;
     CopyFromState cstate;
+    Spool *spool;           // on_error = 'skip': the batch's rows, for copying it again; NULL otherwise
     bool staging;           // append the row's ordinal (for last-row-wins) as an extra field
-    int64 rows;             // rows handed to COPY in this batch
+    int64 rows;             // rows handed to COPY in this attempt
     int64 deleted;          // records of this batch that delete their row (options.deleted_path)
     size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
     MemoryContext row_cxt;  // reset for every row's watermark conversion
@@ -106,86 +139,228 @@ static void FoldWatermark(WatermarkState *wm, const char *value, size_t len, con
     MemoryContextSwitchTo(old);
 }
 
+static void NoteHanded(Spool *spool, int64 n, int64 entry) {
+    if (n > spool->max_handed) {
+        spool->max_handed = Max(n, spool->max_handed * 2);
+        spool->handed = (int64 *)repalloc(spool->handed, sizeof(int64) * spool->max_handed);
+    }
+    spool->handed[n - 1] = entry;
+}
+
+// Hands COPY the next row an earlier attempt of the batch read (skipping the rejected ones). Returns false when
+// there is none left to replay.
+static bool ReplayRow(CopyFeed *f) {
+    Spool *spool = f->spool;
+    while (spool->replay_next < spool->count && spool->entries[spool->replay_next].rejected) {
+        spool->replay_next++;
+    }
+    if (spool->replay_next == spool->count) {
+        return false;
+    }
+    int64 index = spool->replay_next++;
+    const SpoolEntry *entry = &spool->entries[index];
+    bulk_ingest::GrowBuffer *buffer = f->source->row_buffer;
+    if (buffer->capacity() > kKeepRowBytes) {
+        buffer->release();
+    } else {
+        buffer->clear();
+    }
+    f->buffer_offset = 0;
+    char block[8192];
+    spool->at_end = false;
+    if (BufFileSeek(spool->file, 0, entry->offset, SEEK_SET) != 0) {
+        ereport(ERROR, (errcode_for_file_access(), errmsg("pg_bulk_ingest: could not read back a row of the batch")));
+    }
+    for (int32 left = entry->len; left > 0;) {
+        size_t n = Min((size_t)left, sizeof(block));
+        if (BufFileRead(spool->file, block, n) != n) {
+            ereport(ERROR, (errcode_for_file_access(), errmsg("pg_bulk_ingest: could not read back a row")));
+        }
+        CallCore([&] { buffer->append(block, n); });
+        left -= (int32)n;
+    }
+    f->rows++;
+    NoteHanded(spool, f->rows, index);
+    NoteSourceLine(f, (uint64)f->rows, entry->line);
+    return true;
+}
+
+// Writes the row just read to the spool.
+static void SpoolRow(CopyFeed *f, uint64 line) {
+    Spool *spool = f->spool;
+    const bulk_ingest::GrowBuffer *buffer = f->source->row_buffer;
+    if (spool->count == spool->max) {
+        spool->max *= 2;
+        spool->entries = (SpoolEntry *)repalloc_huge(spool->entries, sizeof(SpoolEntry) * spool->max);
+    }
+    SpoolEntry *entry = &spool->entries[spool->count];
+    entry->offset = spool->end;
+    entry->len = (int32)buffer->size();
+    entry->rejected = false;
+    entry->line = line;
+    if (!spool->at_end && BufFileSeek(spool->file, 0, spool->end, SEEK_SET) != 0) {
+        ereport(ERROR, (errcode_for_file_access(), errmsg("pg_bulk_ingest: could not write a row of the batch")));
+    }
+    spool->at_end = true;
+    BufFileWrite(spool->file, (void *)buffer->data(), buffer->size());
+    spool->end += (off_t)buffer->size();
+    spool->count++;
+    spool->replay_next = spool->count;  // rows read now are handed by this attempt
+    NoteHanded(spool, f->rows, spool->count - 1);
+}
+
+// The rejects of the run so far (committed and pending) against options.max_rejects.
+static void CheckRejectLimit(BatchSource *source, const Reject *last) {
+    int64 total = source->run_rejected + list_length(source->rejects);
+    if (total > source->max_rejects) {
+        source->fatal_error = true;
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("more than max_rejects (" INT64_FORMAT ") records were rejected in this run; the "
+                               "batch was rolled back (the last: line " UINT64_FORMAT ": %s)",
+                               source->max_rejects, last->line, last->error)));
+    }
+}
+
+// Keeps a rejected record for the batch's transaction (in the rejects' own memory context, which survives the
+// subtransactions of the batch's attempts).
+static void AddReject(BatchSource *source, uint64 line, const char *column, const char *error, const char *record,
+                      size_t record_len) {
+    MemoryContext old = MemoryContextSwitchTo(source->reject_cxt);
+    Reject *reject = MakeReject(line, column, error, record, record_len);
+    source->rejects = lappend(source->rejects, reject);
+    MemoryContextSwitchTo(old);
+    CheckRejectLimit(source, reject);
+}
+
 // Reads the next record into the row buffer. Returns false at the end of the batch.
 static bool NextRow(CopyFeed *f) {
     BatchSource *source = f->source;
-    if (source->end_of_page || f->rows + f->deleted >= source->max_rows) {
-        return false;
+    Spool *spool = f->spool;
+    if (spool != NULL && spool->replay_next < spool->count && ReplayRow(f)) {
+        return true;
     }
+    int64 read = spool != NULL ? spool->count : f->rows;  // rows of this batch read from the reader
+    if (source->end_of_page || read + f->deleted >= source->max_rows) {
+        return false;  // (the last row stays in the buffer, handed already)
+    }
+    f->buffer_offset = 0;  // the buffer is about to be cleared
     bool deleted = false;
     const Declaration *decl = source->decl;
     std::map<std::string, std::vector<std::string>> *deletes = source->deletes;
     bool have_row = false;
+    bool rejected = false;
     const char *wm_value = NULL;
     size_t wm_len = 0;
     const char *wm_source = NULL;
     size_t wm_source_len = 0;
     uint64 line = 0;
     uint64 consumed = 0;
-    int64 ordinal = f->rows + 1;
+    int64 ordinal = read + 1;
     bool staging = f->staging;
+    bool skip = source->skip_bad_records;
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
-    f->buffer_offset = 0;  // the buffer is about to be cleared
     CoreFailure failure;
-    pgstat_report_wait_start(PG_WAIT_EXTENSION);
-    bool ok = TryCore(
-        [&] {
-            bulk_ingest::RecordReader &reader = *source->reader;
-            std::string &buffer = *source->row_buffer;
-            buffer.clear();
-            try {
-                have_row = reader.Next();
-            } catch (const bulk_ingest::HttpError &e) {
-                source->http_failed = true;
-                source->http_status = e.status();
-                source->http_kind = static_cast<int>(e.kind());
-                strlcpy(source->http_message, e.what(), sizeof(source->http_message));
-                throw;
-            }
-            if (!have_row) {
-                return;
-            }
-            line = reader.Line();
-            consumed = reader.BytesConsumed();
-            if (deletes != nullptr) {
-                // The record's key, and whether it deletes the row (options.deleted_path: after the columns).
-                const bulk_ingest::FieldValue &flag = reader.Field(static_cast<size_t>(decl->ncolumns));
-                deleted = !flag.is_null && bulk_ingest::IsTrueText(flag.text);
-                std::string key;
-                std::vector<std::string> values;
-                for (int c = 0; c < decl->ncolumns; c++) {
-                    if (decl->columns[c].primary_key) {
-                        bulk_ingest::AppendCopyEscaped(key, reader.Field(static_cast<size_t>(c)).text);
-                        key += '\t';
-                        values.emplace_back(reader.Field(static_cast<size_t>(c)).text);
+    for (;;) {  // until a record is read that is not rejected
+        rejected = false;
+        pgstat_report_wait_start(PG_WAIT_EXTENSION);
+        bool ok = TryCore(
+            [&] {
+                bulk_ingest::RecordReader &reader = *source->reader;
+                bulk_ingest::GrowBuffer &buffer = *source->row_buffer;
+                // COPY has the previous row by now: a long one's memory goes back at once.
+                if (buffer.capacity() > kKeepRowBytes) {
+                    buffer.release();
+                } else {
+                    buffer.clear();
+                }
+                try {
+                    have_row = reader.Next();
+                } catch (const bulk_ingest::FatalRecordError &e) {
+                    strlcpy(source->error_excerpt, e.excerpt().c_str(), sizeof(source->error_excerpt));
+                    throw;  // names its own line; the reader cannot go on
+                } catch (const bulk_ingest::RecordError &e) {
+                    if (!skip) {
+                        strlcpy(source->error_excerpt, e.excerpt().c_str(), sizeof(source->error_excerpt));
+                        throw;  // names its own line
+                    }
+                    // Skipped: kept for bulk_ingest.rejects once out of this C++ frame.
+                    rejected = true;
+                    source->reject_line = e.line();
+                    strlcpy(source->reject_error, e.what(), sizeof(source->reject_error));
+                    std::string_view text = reader.RecordText();
+                    if (text.empty()) {
+                        text = e.excerpt();
+                    }
+                    source->reject_text_len = Min(text.size(), sizeof(source->reject_text) - 1);
+                    memcpy(source->reject_text, text.data(), source->reject_text_len);
+                    return;
+                } catch (const bulk_ingest::HttpError &e) {
+                    source->http_failed = true;
+                    source->http_status = e.status();
+                    source->http_kind = static_cast<int>(e.kind());
+                    strlcpy(source->http_message, e.what(), sizeof(source->http_message));
+                    source->error_line = reader.PositionReached();
+                    throw;
+                } catch (const bulk_ingest::Error &) {
+                    source->error_line = reader.PositionReached();  // a failure of the input, not of a record
+                    throw;
+                }
+                if (!have_row) {
+                    return;
+                }
+                line = reader.Line();
+                consumed = reader.BytesConsumed();
+                if (deletes != nullptr) {
+                    // The record's key, and whether it deletes the row (options.deleted_path: after the columns).
+                    const bulk_ingest::FieldValue &flag = reader.Field(static_cast<size_t>(decl->ncolumns));
+                    deleted = !flag.is_null && bulk_ingest::IsTrueText(flag.text);
+                    std::string key;
+                    std::vector<std::string> values;
+                    for (int c = 0; c < decl->ncolumns; c++) {
+                        if (decl->columns[c].primary_key) {
+                            bulk_ingest::AppendCopyEscaped(key, reader.Field(static_cast<size_t>(c)).text);
+                            key += '\t';
+                            values.emplace_back(reader.Field(static_cast<size_t>(c)).text);
+                        }
+                    }
+                    if (deleted) {
+                        (*deletes)[key] = std::move(values);
+                    } else if (!deletes->empty()) {
+                        deletes->erase(key);  // a later record of the key: it is not deleted
                     }
                 }
-                if (deleted) {
-                    (*deletes)[key] = std::move(values);
-                } else if (!deletes->empty()) {
-                    deletes->erase(key);  // a later record of the key: it is not deleted
+                if (!deleted) {
+                    bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
                 }
-            }
-            if (!deleted) {
-                bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
-            }
-            if (staging && !deleted) {
-                buffer.back() = '\t';
-                buffer += std::to_string(ordinal);
-                buffer += '\n';
-            }
-            if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
-                wm_value = reader.Field(wm_column).text.data();
-                wm_len = reader.Field(wm_column).text.size();
-                std::string_view source_text = reader.SourceText(wm_column);
-                wm_source = source_text.data();
-                wm_source_len = source_text.size();
-            }
-        },
-        &failure);
-    pgstat_report_wait_end();
-    if (!ok) {
-        RaiseCoreFailure(&failure, NULL);
+                if (staging && !deleted) {
+                    std::string number = std::to_string(ordinal);
+                    buffer.back() = '\t';
+                    buffer.append(number.data(), number.size());
+                    buffer.push_back('\n');
+                }
+                if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
+                    wm_value = reader.Field(wm_column).text.data();
+                    wm_len = reader.Field(wm_column).text.size();
+                    std::string_view source_text = reader.SourceText(wm_column);
+                    wm_source = source_text.data();
+                    wm_source_len = source_text.size();
+                }
+            },
+            &failure);
+        pgstat_report_wait_end();
+        if (!ok) {
+            source->fatal_error = true;  // a failure of the input or a record the reader cannot step over
+            RaiseCoreFailure(&failure, NULL);
+        }
+        if (rejected) {
+            // The message without its "line N: " (the reject has the line).
+            const char *error = source->reject_error;
+            const char *colon = strstr(error, ": ");
+            AddReject(source, source->reject_line, NULL, colon ? colon + 2 : error, source->reject_text,
+                      source->reject_text_len);
+            continue;
+        }
+        break;
     }
     if (!have_row) {
         source->end_of_page = true;
@@ -195,21 +370,32 @@ static bool NextRow(CopyFeed *f) {
         f->deleted++;  // no COPY row: the batch deletes the key instead
     } else {
         f->rows++;
+        if (spool != NULL) {
+            SpoolRow(f, line);
+        }
     }
-    if ((f->rows & 1023) == 0) {
+    if (!deleted && (f->rows & 1023) == 0) {  // (a delete leaves f->rows as it was)
         ProgressAddRead(1024, consumed - source->bytes_reported);
         source->bytes_reported = consumed;
     }
     if (!deleted) {
         NoteSourceLine(f, (uint64)f->rows, line);
+        if (f->rows == 1) {
+            PausePoint(PAUSE_MID_COPY);
+        }
     }
     if (wm_value != NULL) {
         source->error_line = line;
+        source->error_copy_line = (uint64)f->rows;
         source->error_column = source->decl->columns[wm_column].name;
         FoldWatermark(source->watermark, wm_value, wm_len, wm_source, wm_source_len);
         source->error_line = 0;
+        source->error_copy_line = 0;
         source->error_column = NULL;
     }
+    // The row is encoded and its watermark folded: the reader's copies of a long record are not needed while COPY
+    // loads it.
+    source->reader->ReleaseRecord();
     return true;
 }
 
@@ -219,7 +405,7 @@ static int FeedCopy(void *outbuf, int minread, int maxread) {
     int written = 0;
     (void)minread;
     while (written < maxread) {
-        std::string *buffer = feed->source->row_buffer;
+        bulk_ingest::GrowBuffer *buffer = feed->source->row_buffer;
         size_t pending = buffer->size() - feed->buffer_offset;
         if (pending == 0) {
             if (!NextRow(feed)) {
@@ -235,13 +421,42 @@ static int FeedCopy(void *outbuf, int minread, int maxread) {
     return written;
 }
 
-// Error context of a batch: records where in the response the error is, for the run's message.
+// A short excerpt of value (in the server's encoding) into out: at most about 40 bytes, whole characters,
+// control characters, quotes and backslashes escaped, "..." when cut. Raises no error (an error callback uses it).
+static void ValueExcerpt(char *out, size_t size, const char *value) {
+    size_t len = strlen(value);
+    size_t keep = (size_t)pg_mbcliplen(value, (int)Min(len, (size_t)1024), 40);
+    size_t o = 0;
+    for (size_t i = 0; i < keep && o + 8 < size; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7F) {
+            o += snprintf(out + o, size - o, "\\u%04X", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (keep < len && o + 4 < size) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+// Error context of a batch: records where in the response the error is, and the value COPY was converting, for
+// the run's message.
 static void BatchErrorCallback(void *arg) {
     CopyFeed *f = (CopyFeed *)arg;
     BatchSource *source = f->source;
     if (source->error_line == 0 && f->cstate != NULL && f->cstate->cur_lineno > 0) {
         source->error_line = SourceLineOf(f, f->cstate->cur_lineno);
+        source->error_copy_line = f->cstate->cur_lineno;
         source->error_column = f->cstate->cur_attname;
+        if (f->cstate->cur_attval != NULL) {
+            ValueExcerpt(source->error_value, sizeof(source->error_value), f->cstate->cur_attval);
+        }
     }
 }
 
@@ -288,6 +503,124 @@ static void MergeStaging(const Declaration *decl) {
     SPI_finish();
 }
 
+static void ClearErrorPosition(BatchSource *source) {
+    source->error_line = 0;
+    source->error_copy_line = 0;
+    source->error_column = NULL;
+    source->error_value[0] = '\0';
+    source->error_excerpt[0] = '\0';
+}
+
+// One COPY of the batch into copy_rel. Returns the rows copied.
+static uint64 CopyAttempt(CopyFeed *state, ParseState *pstate, Relation copy_rel, List *attnames, List *options) {
+    ErrorContextCallback callback = {error_context_stack, BatchErrorCallback, state};
+    uint64 rows = 0;
+    PG_TRY();
+    {
+        feed = state;
+        error_context_stack = &callback;
+        // Triggers, check constraints and type input functions are user code: they run as the owner, restricted.
+        RunRestricted(GetUserId(), [&] {
+            state->cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
+            rows = CopyFrom(state->cstate);
+            EndCopyFrom(state->cstate);
+        });
+        state->cstate = NULL;
+        error_context_stack = callback.previous;
+    }
+    PG_FINALLY();
+    { feed = NULL; }
+    PG_END_TRY();
+    return rows;
+}
+
+// Whether a failed attempt's error is a row's: a value its type refuses, NULL for NOT NULL, a check or a unique
+// key that fails (SQLSTATE classes 22 and 23), raised while COPY took a row it can name. Failures of the input and
+// of the rejects' own limit are not (fatal_error).
+static bool IsRowError(const ErrorData *edata, const BatchSource *source) {
+    int category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+    return !source->fatal_error && source->error_copy_line > 0 &&
+           (category == ERRCODE_DATA_EXCEPTION || category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION);
+}
+
+// options.on_error = 'skip': copies the batch in a subtransaction; a row COPY refuses is rejected and the batch is
+// copied again without it, from the spool, then on from the reader.
+static uint64 CopySkippingBadRows(CopyFeed *state, ParseState *pstate, Relation copy_rel, List *attnames,
+                                  List *options) {
+    BatchSource *source = state->source;
+    MemoryContext batch_cxt = CurrentMemoryContext;
+    ResourceOwner batch_owner = CurrentResourceOwner;
+    Spool spool;
+    memset(&spool, 0, sizeof(spool));
+    spool.file = BufFileCreateTemp(false);
+    spool.at_end = true;
+    spool.max = 1024;
+    spool.entries = (SpoolEntry *)palloc(sizeof(SpoolEntry) * spool.max);
+    spool.max_handed = 1024;
+    spool.handed = (int64 *)palloc(sizeof(int64) * spool.max_handed);
+    state->spool = &spool;
+    for (;;) {
+        state->rows = 0;
+        state->nruns = 0;
+        state->buffer_offset = 0;
+        spool.replay_next = 0;
+        source->row_buffer->clear();
+        ClearErrorPosition(source);
+        MemoryContext attempt_cxt =
+            AllocSetContextCreate(batch_cxt, "bulk_ingest copy attempt", ALLOCSET_DEFAULT_SIZES);
+        BeginInternalSubTransaction(NULL);
+        MemoryContextSwitchTo(attempt_cxt);
+        ErrorData *volatile edata = NULL;
+        volatile uint64 rows = 0;
+        PG_TRY();
+        {
+            rows = CopyAttempt(state, pstate, copy_rel, attnames, options);
+            ReleaseCurrentSubTransaction();
+        }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(batch_cxt);
+            edata = CopyErrorData();
+            FlushErrorState();
+            RollbackAndReleaseCurrentSubTransaction();
+        }
+        PG_END_TRY();
+        MemoryContextSwitchTo(batch_cxt);
+        CurrentResourceOwner = batch_owner;
+        MemoryContextDelete(attempt_cxt);
+        if (edata == NULL) {
+            BufFileClose(spool.file);
+            state->spool = NULL;
+            return rows;
+        }
+        if (!IsRowError(edata, source) || source->error_copy_line > (uint64)state->rows) {
+            ReThrowError(edata);
+        }
+        int64 index = spool.handed[source->error_copy_line - 1];
+        SpoolEntry *entry = &spool.entries[index];
+        entry->rejected = true;
+        // The row as COPY had it (tab-separated), for the reject.
+        int32 keep = Min(entry->len, (int32)REJECT_RECORD_MAX * 2);
+        char *record = (char *)palloc(keep + 1);
+        spool.at_end = false;
+        if (BufFileSeek(spool.file, 0, entry->offset, SEEK_SET) != 0 ||
+            BufFileRead(spool.file, record, keep) != (size_t)keep) {
+            ereport(ERROR, (errcode_for_file_access(), errmsg("pg_bulk_ingest: could not read back a row")));
+        }
+        while (keep > 0 && (record[keep - 1] == '\n')) {
+            keep--;
+        }
+        StringInfoData error;
+        initStringInfo(&error);
+        appendStringInfoString(&error, edata->message);
+        if (edata->detail != NULL) {
+            appendStringInfo(&error, " (%s)", edata->detail);
+        }
+        AddReject(source, entry->line, source->error_column, error.data, record, (size_t)keep);
+        FreeErrorData(edata);
+    }
+}
+
 int64 LoadBatch(BatchSource *source, Oid relid) {
     const Declaration *decl = source->decl;
     bool upsert = source->merge && DeclarationUpserts(decl);
@@ -325,41 +658,36 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     if (source->deletes != NULL) {
         CallCore([&] { source->deletes->clear(); });
     }
-    source->error_line = 0;
-    source->error_column = NULL;
+    ClearErrorPosition(source);
     source->http_failed = false;
+    source->fatal_error = false;
+    MemoryContextReset(source->reject_cxt);
+    source->rejects = NIL;
 
     if (feed != NULL) {
         elog(ERROR, "pg_bulk_ingest: a batch is already being loaded in this backend");
     }
-    ErrorContextCallback callback = {error_context_stack, BatchErrorCallback, &state};
     uint64 rows = 0;
-    PG_TRY();
-    {
-        feed = &state;
-        error_context_stack = &callback;
-        // Triggers, check constraints and type input functions are user code: they run as the owner, restricted.
-        RunRestricted(GetUserId(), [&] {
-            state.cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
-            rows = CopyFrom(state.cstate);
-            EndCopyFrom(state.cstate);
-        });
-        state.cstate = NULL;
-        error_context_stack = callback.previous;
+    if (!source->skip_bad_records) {
+        rows = CopyAttempt(&state, pstate, copy_rel, attnames, options);
+    } else {
+        rows = CopySkippingBadRows(&state, pstate, copy_rel, attnames, options);
     }
-    PG_FINALLY();
-    { feed = NULL; }
-    PG_END_TRY();
     source->deleted_records = state.deleted;
 
     uint64 consumed = 0;
     CallCore([&] { consumed = source->reader->BytesConsumed(); });
     ProgressAddRead(rows & 1023, consumed - source->bytes_reported);
     source->bytes_reported = consumed;
+    if (rows > 0) {
+        PausePoint(PAUSE_AFTER_COPY);
+    }
     if (upsert) {
         table_close(copy_rel, NoLock);
         if (rows > 0) {
+            PausePoint(PAUSE_BEFORE_MERGE);
             MergeStaging(decl);
+            PausePoint(PAUSE_AFTER_MERGE);
         }
     }
     table_close(target, NoLock);

@@ -29,6 +29,7 @@
 #include "pg/rebuild.h"
 #include "pg/rights.h"
 #include "pg/shape.h"
+#include "pg/settings.h"
 #include "pg/sql.h"
 #include "pg/target.h"
 
@@ -224,10 +225,16 @@ static char *FetchFirstPage(const SourceRow *row, const Declaration *decl, int n
     source.decl = decl;
     source.reader = NewInMemoryContext<bulk_ingest::RecordReader>(
         [&] {
-            return bulk_ingest::MakeRecordReader(row->format, *body, DeclaredColumnSpecs(decl), *options).release();
+            return bulk_ingest::MakeRecordReader(row->format, *body, DeclaredColumnSpecs(decl), *options,
+                                                 (size_t)bulk_ingest_max_record_size * 1024)
+                .release();
         },
         prefix);
-    source.row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
+    source.row_buffer = NewInMemoryContext<bulk_ingest::GrowBuffer>([] { return new bulk_ingest::GrowBuffer(); });
+    // A preview shows records as a run would load them; with on_error = 'skip' it fails on the first bad one (its
+    // rejects have no run to belong to).
+    source.reject_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "bulk_ingest preview rejects", ALLOCSET_SMALL_SIZES);
     source.max_rows = n;
     source.merge = false;
     source.watermark = watermark;

@@ -4,6 +4,7 @@
 #include "pg/shape.h"
 #include "pg/shared_state.h"
 #include "pg/sql.h"
+#include "pg/test_pause.h"
 
 extern "C" {
 #include "access/table.h"
@@ -493,6 +494,7 @@ Oid CompleteRebuild(const Declaration *decl, const RebuildPlan *plan, Oid new_re
         }
     }
     CommandCounterIncrement();
+    PausePoint(PAUSE_MID_REBUILD);
     TableCarry *table_carry = CarryTableState(old_relid, new_relid, new_name);
     List *old_forms, *old_names;
     char *old_primary_key;
@@ -501,6 +503,7 @@ Oid CompleteRebuild(const Declaration *decl, const RebuildPlan *plan, Oid new_re
     // The swap: ACCESS EXCLUSIVE on the dependent views and the table, then drop, rename and recreate.
     ProgressSetPhase("waiting for the swap's lock", NULL);
     char *what = psprintf("source \"%s\": swapping the rebuilt table %s in", source, target);
+    PausePoint(PAUSE_BEFORE_SWAP);
     List *locked = SwapLockOrder(old_relid);
     LockForSwap(locked, what, stats);
     for (;;) {
@@ -526,6 +529,7 @@ Oid CompleteRebuild(const Declaration *decl, const RebuildPlan *plan, Oid new_re
     CommandCounterIncrement();
     NameIndexes(new_relid, old_forms, old_names, old_primary_key);
     RestoreAfterSwap(table_carry, swap_carry, new_relid);
+    PausePoint(PAUSE_AFTER_SWAP);
     ereport(LOG, (errmsg("pg_bulk_ingest: source \"%s\": rebuilt table %s (%s)", source, target, plan->reason)));
     return new_relid;
 }

@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "funcapi.h"
@@ -20,6 +21,9 @@ extern "C" {
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/syscache.h"
@@ -28,6 +32,13 @@ extern "C" {
 }
 
 static const int kProgressIntervalMs = 5000;
+// How often the caller looks at what its worker waits for. Reading the worker's wait event is a load from shared
+// memory; the lock graph is only walked while the worker waits for a lock.
+static const long kWatchIntervalMs = 100;
+// The most processes walked through when looking for the caller among the worker's blockers.
+static const int kMaxBlockersWalked = 64;
+// How long a caller waits for the worker it stopped to record the run and exit.
+static const long kStopWaitMs = 10000;
 
 void CheckOwnerCanConnect(const SourceRow *row) {
     HeapTuple tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(row->owner));
@@ -75,9 +86,94 @@ static void ReportProgress(const RunSlot *slot, TimestampTz started) {
                             pg_atomic_read_u64((pg_atomic_uint64 *)&slot->bytes), elapsed > 0 ? rows / elapsed : 0.0)));
 }
 
+// Stops the run's worker and waits (at most kStopWaitMs) until it has exited, so that when the caller returns the run
+// is over: its batch in flight rolled back and the run recorded. Interrupts are held: this runs on the way out of an
+// error (a cancel) too.
+static void StopWorkerAndWait(BackgroundWorkerHandle *handle) {
+    TerminateBackgroundWorker(handle);
+    HOLD_INTERRUPTS();
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kStopWaitMs);
+    pid_t running;
+    while (GetBackgroundWorkerPid(handle, &running) != BGWH_STOPPED && GetCurrentTimestamp() < deadline) {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+    RESUME_INTERRUPTS();
+}
+
+// The process through which the worker (pid) waits for this session, or 0 when it does not: the worker waits for a
+// lock, and this session is among its blockers or theirs (pg_blocking_pids, walked breadth first). Such a wait never
+// ends by itself: this session waits for the worker on a latch, which PostgreSQL's deadlock detector cannot see.
+static int WaitsForThisSession(int pid, uint32 *wait_event_info) {
+    PGPROC *proc = BackendPidGetProc(pid);
+    if (proc == NULL) {
+        return 0;
+    }
+    uint32 event = *((volatile uint32 *)&proc->wait_event_info);
+    if ((event & 0xFF000000) != PG_WAIT_LOCK) {
+        return 0;
+    }
+    *wait_event_info = event;
+    int walked[kMaxBlockersWalked];
+    int nwalked = 0;
+    walked[nwalked++] = pid;
+    for (int next = 0; next < nwalked; next++) {
+        ArrayType *blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids, Int32GetDatum(walked[next])));
+        Datum *elems;
+        bool *nulls;
+        int n;
+        deconstruct_array(blockers, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
+        for (int i = 0; i < n; i++) {
+            int blocker = DatumGetInt32(elems[i]);
+            if (blocker == MyProcPid) {
+                return walked[next];
+            }
+            bool seen = false;
+            for (int k = 0; k < nwalked && !seen; k++) {
+                seen = walked[k] == blocker;
+            }
+            if (!seen && nwalked < kMaxBlockersWalked) {
+                walked[nwalked++] = blocker;
+            }
+        }
+    }
+    return 0;
+}
+
+// Fails the call when the run's worker waits for a lock this session holds (see WaitsForThisSession). The worker is
+// stopped first, and waited for while this session still holds its locks: released earlier, they would let the
+// worker's wait end and its batch commit before the signal arrives. It records the run as failed with the reason.
+static void CheckNotWaitingForCaller(BackgroundWorkerHandle *handle, int pid, RunSlot *slot) {
+    uint32 event = 0;
+    int through = WaitsForThisSession(pid, &event);
+    if (through == 0) {
+        return;
+    }
+    char via[64] = "";
+    if (through != pid) {
+        snprintf(via, sizeof(via), " (through process %d)", through);
+    }
+    const char *lock = pgstat_get_wait_event(event);
+    snprintf(slot->abort_reason, sizeof(slot->abort_reason),
+             "the run waited for a lock (%s) held by the transaction that called bulk_ingest_run, which waited for "
+             "the run; it was stopped. Call bulk_ingest_run outside that transaction, or commit its changes first",
+             lock ? lock : "?");
+    pg_write_barrier();
+    StopWorkerAndWait(handle);
+    ereport(ERROR, (errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+                    errmsg("the run of source \"%s\" waits for a lock held by this transaction, so it can never "
+                           "finish",
+                           slot->source),
+                    errdetail("The run's worker (process %d) waits for a lock (%s) that this session (process %d) "
+                              "holds%s, while this session waits for the run. The run was stopped.",
+                              pid, lock ? lock : "?", MyProcPid, via),
+                    errhint("Call bulk_ingest_run outside a transaction block, or commit what this transaction "
+                            "changed in the source's target first: each batch of a run commits on its own.")));
+}
+
 // Waits until the worker has exited, reporting progress every few seconds. Interrupts (a cancel) are processed
 // here; the caller terminates the worker when this raises an error.
-static void WaitForRun(BackgroundWorkerHandle *handle, const RunSlot *slot) {
+static void WaitForRun(BackgroundWorkerHandle *handle, RunSlot *slot) {
     pid_t pid;
     if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED) {
         ereport(ERROR, (errmsg("the postmaster died while starting the run of source \"%s\"", slot->source)));
@@ -88,9 +184,10 @@ static void WaitForRun(BackgroundWorkerHandle *handle, const RunSlot *slot) {
         if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED) {
             return;
         }
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kWatchIntervalMs, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
+        CheckNotWaitingForCaller(handle, (int)pid, slot);
         if (TimestampDifferenceExceeds(last_report, GetCurrentTimestamp(), kProgressIntervalMs)) {
             ReportProgress(slot, started);
             last_report = GetCurrentTimestamp();
@@ -136,8 +233,9 @@ BULK_INGEST_FUNCTION(bulk_ingest_run) {
     { WaitForRun(handle, slot); }
     PG_CATCH();
     {
-        // Cancelling the caller cancels the run: the worker rolls back its batch and records the run.
-        TerminateBackgroundWorker(handle);
+        // Cancelling the caller cancels the run: the worker rolls back its batch and records the run, before the
+        // caller returns (the postmaster passes the signal on, so the worker could otherwise commit a batch more).
+        StopWorkerAndWait(handle);
         PG_RE_THROW();
     }
     PG_END_TRY();

@@ -26,6 +26,9 @@ typedef struct RunSlot {
     bool succeeded;
     char run_row[16384];  // the run's row as record text ('' when no run was recorded)
     char error[16384];    // the error message when not succeeded
+    // Written by the caller before it stops the worker for a reason of its own (the run waits for a lock the
+    // caller holds): the worker records the run as failed with this message rather than as cancelled.
+    char abort_reason[1024];
 } RunSlot;
 
 // What the launcher tells a worker it starts for a queued run (in bgw_extra; the run id is the main argument).

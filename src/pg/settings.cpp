@@ -1,6 +1,7 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/settings.h"
+#include "pg/test_pause.h"
 
 #include "pg/allowlist.h"
 
@@ -34,6 +35,7 @@ int bulk_ingest_history_retention = 7 * 24 * 3600;
 int bulk_ingest_connect_timeout_limit = 60000;
 int bulk_ingest_request_timeout_limit = 0;
 int bulk_ingest_response_size_limit = 0;
+int bulk_ingest_max_record_size = 64 * 1024;
 int bulk_ingest_lock_timeout = 100;
 int bulk_ingest_terminate_blockers_after = 0;
 
@@ -50,6 +52,13 @@ void DefineSettings(bool preloading) {
     DefineCustomIntVariable("bulk_ingest.response_size_limit",
                             "Largest response body accepted, whatever options.max_response_bytes says.", "0: no limit.",
                             &bulk_ingest_response_size_limit, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+    // A run holds a record whole, and loading it makes a few more copies of it (see docs/operations.md): this
+    // bounds a worker's memory, and fails a longer record clearly, naming the source, the batch and the line.
+    DefineCustomIntVariable(
+        "bulk_ingest.max_record_size", "Largest record (NDJSON line, JSON array element, CSV record) a run reads.",
+        "A longer record fails its batch. A worker needs a few times this much memory for a "
+        "record this long.",
+        &bulk_ingest_max_record_size, 64 * 1024, 64, 1024 * 1024, PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
     DefineCustomIntVariable(
         "bulk_ingest.lock_timeout", "Longest wait of each attempt to take the lock that swaps a rebuilt table in.",
         "Sessions that need the table queue behind a pending attempt, so this bounds how long they can be stalled; "
@@ -60,6 +69,11 @@ void DefineSettings(bool preloading) {
                             "then terminated.",
                             "0: never; sessions are only waited for.", &bulk_ingest_terminate_blockers_after, 0, 0,
                             INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+    DefineCustomStringVariable("bulk_ingest.test_pause_at",
+                               "Testing aid: the point at which a run stops and waits (see docs/reliability.md).",
+                               "Empty (the default) in production. A paused run resumes on SIGUSR2 or when a reloaded "
+                               "configuration no longer names the point.",
+                               &bulk_ingest_test_pause_at, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
     if (!preloading) {
         return;
     }

@@ -11,6 +11,7 @@ extern int bulk_ingest_history_retention;  // bulk_ingest.history_retention, sec
 extern int bulk_ingest_connect_timeout_limit;  // bulk_ingest.connect_timeout_limit, ms
 extern int bulk_ingest_request_timeout_limit;  // bulk_ingest.request_timeout_limit, ms
 extern int bulk_ingest_response_size_limit;    // bulk_ingest.response_size_limit, kB
+extern int bulk_ingest_max_record_size;        // bulk_ingest.max_record_size, kB: the largest record a run reads
 
 // The swap of a rebuilt target (see rebuild.h).
 extern int bulk_ingest_lock_timeout;              // bulk_ingest.lock_timeout, ms: each attempt at ACCESS EXCLUSIVE

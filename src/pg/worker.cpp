@@ -15,6 +15,7 @@
 #include "pg/oauth2.h"
 #include "pg/pacing.h"
 #include "pg/rebuild.h"
+#include "pg/rejects.h"
 #include "pg/rights.h"
 #include "core/charset.h"
 #include "core/formats.h"
@@ -23,6 +24,7 @@
 #include "pg/shared_state.h"
 #include "pg/source_lock.h"
 #include "pg/target.h"
+#include "pg/test_pause.h"
 #include "pg/watermark_value.h"
 #include "pg/window.h"
 #include "pg/worker.h"
@@ -40,6 +42,7 @@ extern "C" {
 #include "access/xact.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -101,8 +104,9 @@ typedef struct RunState {
     const char *conditional_header;  // If-None-Match/If-Modified-Since for the first page (header watermarks)
     char *header_watermark;          // the first page's ETag/Last-Modified, stored when the run succeeds
     bool unchanged;                  // the first page answered 304 Not Modified
-    int64 page_rows;                 // rows of the current page committed so far
+    int64 page_rows;                 // records of the current page committed so far (rows and rejects)
     int64 page_retry_ms;             // >= 0: the page broke off mid-body and is retried after this long
+    char not_retried[512];           // why a page that broke off mid-body was not retried ("" when it was)
     PageOutcome page_outcome;        // what the current page told the paginator
     BatchSource batch_source;
     WatermarkState watermark;
@@ -149,7 +153,8 @@ static void RollbackTransaction() {
 // Loads one batch in its own transaction and commits it with its counters and watermark. Until a batch of the run
 // has committed, each batch first looks at the target: its first batch with rows may rebuild it (migration,
 // replace mode, or the fast path of a new or empty table), and a batch with no rows then changes nothing.
-static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader, uint64 *bytes_before) {
+static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader, uint64 *bytes_before,
+                                int64 *rejected) {
     BatchSource *source = &run->batch_source;
     const Declaration *decl = run->decl;
     BeginTransaction("pg_bulk_ingest: loading a batch");
@@ -163,16 +168,25 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     }
     Oid load_into = plan.reason != NULL ? CreateRebuildTable(decl, &plan) : run->relid;
     ProgressSetPhase("loading", NULL);
+    PausePoint(PAUSE_BEFORE_COPY);
     source->merge = plan.reason == NULL;
     int64 rows = LoadBatch(source, load_into);
-    // A batch whose records only delete (options.deleted_path) still commits: its deletes.
-    if (rows == 0 && source->deleted_records == 0) {
+    *rejected = list_length(source->rejects);
+    // A batch whose records only delete (options.deleted_path) or were all rejected still commits: its deletes, its
+    // rejects.
+    if (rows == 0 && source->deleted_records == 0 && *rejected == 0) {
         if (plan.reason != NULL) {
             RollbackTransaction();  // a batch with no rows rebuilds nothing
         } else {
             CommitTransaction();
         }
         return 0;
+    }
+    if (rows == 0 && source->deleted_records == 0 && plan.reason != NULL) {
+        // Every record of the batch was rejected: the rejects commit, the table is not rebuilt for nothing.
+        RollbackTransaction();
+        BeginTransaction("pg_bulk_ingest: recording rejected records");
+        plan.reason = NULL;
     }
     if (plan.reason != NULL) {
         SwapLockStats stats;
@@ -185,6 +199,8 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     uint64 bytes_now = 0;
     CallCore([&] { bytes_now = reader->BytesConsumed(); });
     char *watermark = run->watermark.changed ? WatermarkText(&run->watermark) : NULL;
+    PausePoint(PAUSE_BEFORE_WATERMARK);
+    RecordRejects(run->run_id, run->row->source, run->batch, run->page_url, source->rejects);
     RecordBatch(run->run_id, run->row->source, rows, (int64)(bytes_now - *bytes_before), watermark);
     if (watermark != NULL) {
         StoreWatermarkSourceValue(run->row->source, run->watermark.max_source);
@@ -192,8 +208,12 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
     if (source->deleted_records > 0) {
         RecordDeletes(run->run_id, deleted);
     }
+    PausePoint(PAUSE_BEFORE_COMMIT);
     CommitTransaction();
-    run->target_settled = true;
+    PausePoint(PAUSE_AFTER_COMMIT);
+    source->run_rejected += *rejected;
+    source->rejects = NIL;  // their memory goes with the next batch's reset
+    run->target_settled = rows > 0 || run->target_settled;
     run->watermark.changed = false;
     ProgressBatchCommitted();
     if (run->slot != NULL) {
@@ -248,14 +268,14 @@ static void RefreshBearerToken(RunState *run) {
 }
 
 // Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
-// 429, 5xx) after its backoff, which honours Retry-After. Returns the started stream, owned by the current memory
-// context; raises the final error (with the policy's reason) otherwise.
-// Returns NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
+// 429, 5xx) after its backoff, which honours Retry-After. The attempts count against the page's retries, which
+// IngestPage started: headers that arrive do not end the attempt (its body may still break off). Returns the started
+// stream, owned by the current memory context; raises the final error (with the policy's reason) otherwise. Returns
+// NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
 static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     const char *conditional = run->batch == 1 ? run->conditional_header : NULL;
     bool token_refreshed = false;  // options.auth: a 401 gets a new token once per request
     bulk_ingest::RetryPolicy *policy = run->retry_policy;
-    CallCore([&] { policy->NextRequest(); });
     MemoryContext page_cxt = CurrentMemoryContext;
     MemoryContext attempt_cxt = AllocSetContextCreate(page_cxt, "bulk_ingest request", ALLOCSET_SMALL_SIZES);
     for (;;) {
@@ -289,7 +309,7 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         CallCore([&] {
             try {
                 stream->Start();
-                policy->OnSuccess(url);
+                // (Not a success for the retry policy yet: the page counts as one until its body was read whole.)
                 auto either = [&](const char *a, const char *b) {
                     std::optional<std::string> value = stream->Header(a);
                     return value ? value : stream->Header(b);
@@ -367,6 +387,7 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
         }
         MemoryContextReset(attempt_cxt);  // ends the failed request
         ProgressSetPhase("waiting to retry", NULL);
+        PausePoint(PAUSE_IN_RETRY_WAIT);
         WaitInterruptibly(retry_in_ms);
         ProgressSetPhase("connecting", NULL);
     }
@@ -430,12 +451,13 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
             [&] { return new bulk_ingest::TranscodingSource(*stream, charset); });
     }
     bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
-        return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options)
+        return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options,
+                                             (size_t)bulk_ingest_max_record_size * 1024)
             .release();
     });
     BatchSource *source = &run->batch_source;
     source->reader = reader;
-    source->row_buffer = NewInMemoryContext<std::string>([] { return new std::string(); });
+    source->row_buffer = NewInMemoryContext<bulk_ingest::GrowBuffer>([] { return new bulk_ingest::GrowBuffer(); });
     source->deletes = decl->options->request.deleted_path.empty()
                           ? NULL
                           : NewInMemoryContext<std::map<std::string, std::vector<std::string>>>(
@@ -452,10 +474,13 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     MemoryContextSwitchTo(run_cxt);
 
     while (!source->end_of_page) {
-        int64 rows = LoadAndCommitBatch(run, reader, &bytes_before);
-        if (rows > 0) {
-            outcome.rows += rows;
-            run->page_rows += rows;
+        int64 rejected = 0;
+        int64 rows = LoadAndCommitBatch(run, reader, &bytes_before, &rejected);
+        // Rejected records and deletes are records of the page too (the pagination counts them).
+        int64 records = rows + rejected + run->batch_source.deleted_records;
+        if (records > 0) {
+            outcome.rows += records;
+            run->page_rows += records;
             run->batch++;
         }
     }
@@ -477,10 +502,17 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
 // before any batch of the page committed, and the retry policy allows another try. Must not raise errors.
 static bool ShouldRetryPage(RunState *run, const char *url) {
     const BatchSource *source = &run->batch_source;
-    if (!source->http_failed || run->page_rows > 0 || run->retry_policy == NULL) {
+    if (!source->http_failed || run->retry_policy == NULL) {
+        return false;
+    }
+    if (run->page_rows > 0) {
+        strlcpy(run->not_retried,
+                "not retried: batches of this page had committed, and reading it again would load them twice",
+                sizeof(run->not_retried));
         return false;
     }
     int64 delay = -1;
+    char reason[512] = "";
     pg_bulk_ingest::CoreFailure failure;
     bool ok = pg_bulk_ingest::TryCore(
         [&] {
@@ -488,9 +520,13 @@ static bool ShouldRetryPage(RunState *run, const char *url) {
                 url, source->http_status, static_cast<bulk_ingest::HttpErrorKind>(source->http_kind),
                 source->http_message);
             delay = decision.retry ? decision.delay_ms : -1;
+            strlcpy(reason, decision.reason.c_str(), sizeof(reason));
         },
         &failure);
     run->page_retry_ms = ok ? delay : -1;
+    if (run->page_retry_ms < 0) {
+        strlcpy(run->not_retried, reason, sizeof(run->not_retried));
+    }
     return run->page_retry_ms >= 0;
 }
 
@@ -500,9 +536,13 @@ static bool ShouldRetryPage(RunState *run, const char *url) {
 static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = CurrentMemoryContext;
     int first_batch = run->batch;
+    // One retry count and one time budget for every attempt of the page, whichever way each one fails.
+    bulk_ingest::RetryPolicy *policy = run->retry_policy;
+    CallCore([&] { policy->NextRequest(); });
     for (;;) {
         run->page_rows = 0;
         run->page_retry_ms = -1;
+        run->not_retried[0] = '\0';
         PG_TRY();
         { run->page_outcome = IngestPageOnce(run, url, page_cxt); }
         PG_CATCH();
@@ -518,6 +558,7 @@ static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page
         }
         PG_END_TRY();
         if (run->page_retry_ms < 0) {
+            CallCore([&] { policy->OnSuccess(url); });  // the page was read whole
             return run->page_outcome;
         }
         run->batch = first_batch;
@@ -527,6 +568,7 @@ static PageOutcome IngestPage(RunState *run, const char *url, MemoryContext page
                     " ms",
                     run->row->source, run->page_url, run->page_retry_ms)));
         ProgressSetPhase("waiting to retry", NULL);
+        PausePoint(PAUSE_IN_RETRY_WAIT);
         WaitInterruptibly(run->page_retry_ms);
     }
 }
@@ -576,7 +618,13 @@ static void IngestPages(RunState *run, const char *first_url, const bulk_ingest:
     MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
     // offset and page pagination add their parameters to the first URL
     char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
-    while (url != NULL) {
+    if (run->pages_read == 0) {
+        PausePoint(PAUSE_BEFORE_FIRST_REQUEST);  // (a later window's first page is a page between pages)
+    }
+    for (bool first = true; url != NULL; first = false) {
+        if (!first || run->pages_read > 0) {
+            PausePoint(PAUSE_BETWEEN_PAGES);
+        }
         MemoryContextSwitchTo(page_cxt);
         // The request's body: the template with the pagination's parameters ("in": "body").
         run->page_body = run->body_template == NULL ? NULL : CallCoreForText(page_cxt, [&] {
@@ -677,6 +725,9 @@ static void IngestSource(RunState *run) {
     run->batch_source.decl = run->decl;
     run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
+    run->batch_source.skip_bad_records = options->skip_bad_records;
+    run->batch_source.max_rejects = options->max_rejects;
+    run->batch_source.reject_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest rejects", ALLOCSET_SMALL_SIZES);
     if (!run->windowed) {
         IngestPages(run, first_url, pages);
         run->batch = 0;
@@ -789,12 +840,22 @@ static char *DescribeFailure(const RunState *run, const ErrorData *edata) {
             if (source->error_column != NULL) {
                 appendStringInfo(&message, ", column \"%s\"", source->error_column);
             }
+            // The value, unless the message shows it already (most input functions quote it).
+            if (source->error_value[0] != '\0' && strstr(edata->message, source->error_value) == NULL) {
+                appendStringInfo(&message, ", value \"%s\"", source->error_value);
+            }
             appendStringInfoString(&message, ": ");
         }
     }
     appendStringInfoString(&message, edata->message);
     if (edata->detail != NULL) {
         appendStringInfo(&message, " (%s)", edata->detail);
+    }
+    if (run->batch > 0 && run->batch_source.error_excerpt[0] != '\0') {
+        appendStringInfo(&message, " (near \"%s\")", run->batch_source.error_excerpt);
+    }
+    if (run->not_retried[0] != '\0') {
+        appendStringInfo(&message, " (%s)", run->not_retried);
     }
     // A JSON source that answered with a page of HTML (a login page, a proxy's error page, served with 200) fails
     // as invalid JSON at its first byte: say what the server sent.
@@ -942,6 +1003,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         run->retry_policy = NewInMemoryContext<bulk_ingest::RetryPolicy>([&] {
             bulk_ingest::RetryOptions retry;
             retry.max_retries = options->max_retries;
+            retry.total_budget_ms = options->max_retry_time_ms;
             retry.redact = [secrets](const std::string &text) { return bulk_ingest::RedactSecrets(text, *secrets); };
             return new bulk_ingest::RetryPolicy(retry);
         });
@@ -950,6 +1012,7 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
 
         IngestSource(run);
 
+        PausePoint(PAUSE_BEFORE_FINISH);
         ProgressSetPhase("finishing", NULL);
         BeginTransaction("pg_bulk_ingest: finishing a run");
         // A source versioned by a header is up to date only once the whole run succeeded.
@@ -972,6 +1035,14 @@ static void RunSource(RunSlot *slot, int64 queued_run_id) {
         AbortOutOfAnyTransaction();
         bool cancelled = got_sigterm || edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
         char *message = Redacted(run, CurrentMemoryContext, DescribeFailure(run, edata));
+        pg_read_barrier();
+        if (run->slot != NULL && run->slot->abort_reason[0] != '\0') {
+            // The caller stopped the run for a reason it gave (the run waited for the caller's own lock).
+            cancelled = false;
+            message = run->batch > 0 ? psprintf("batch %d (%s): %s; the batch was rolled back", run->batch,
+                                                run->page_url, run->slot->abort_reason)
+                                     : pstrdup(run->slot->abort_reason);
+        }
         QueryCancelPending = false;
 
         BeginTransaction("pg_bulk_ingest: recording a failed run");
@@ -1004,6 +1075,8 @@ void DescribeRunWorker(BackgroundWorker *worker, const char *function_name, cons
 
 static void SetUpSignals(void) {
     pqsignal(SIGTERM, HandleSigterm);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);  // read only while paused (test_pause.h)
+    pqsignal(SIGUSR2, HandleTestResume);
     BackgroundWorkerUnblockSignals();
 }
 

@@ -122,3 +122,16 @@ def test_a_failed_run_does_not_block_the_next(db, server):
     assert "503" in msg
     assert db.run("again")["rows"] == 3
     assert [r["status"] for r in db.runs("again")] == ["failed", "succeeded"]
+
+
+def test_a_broken_transfer_names_the_line_where_it_broke(db, server):
+    # Today's finding: a transfer that broke off after complete lines had arrived was reported at "line 1". Page 1
+    # is one batch of 5 records; the connection closes after 3 of them, so line 4 is where the body broke.
+    ds = server.add_dataset("cutpos", orders(range(1, 6)), page_size=10)
+    ds.faults.append(Fault(page=1, close_after=3))
+    register(db, server, "cutpos")
+    msg, run = db.run_fails("cutpos")
+    assert_names(msg, r"\bbatch 1\b", r"\bline 4\b", r"127\.0\.0\.1:%d/cutpos" % server.port)
+    assert not re.search(r"\bline 1\b", msg), msg
+    assert re.search(r"after \d+ bytes", msg), msg
+    assert db.count("public.cutpos") == 0

@@ -112,3 +112,56 @@ def test_only_a_superuser_sets_the_limits(db, server, setting):
     db.register("lim_%s" % setting, server.url("/x"), "public.lim", ORDER_COLUMNS, conn=conn)  # the library loaded
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied to set parameter"):
         conn.execute("SET bulk_ingest.%s = 0" % setting)
+
+
+# ---- issue 10: the largest record (bulk_ingest.max_record_size) bounds a worker's memory -------------------------
+
+def limit_records(db, size):
+    """bulk_ingest.max_record_size for the runs of this test's database (a run's worker reads it when it connects)."""
+    db.execute("ALTER DATABASE \"%s\" SET bulk_ingest.max_record_size = '%s'" % (db.name, size))
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+def test_a_record_longer_than_max_record_size_fails_naming_source_batch_and_line(db, server, fmt):
+    limit_records(db, "1MB")
+    big = "x" * (2 * 1024 * 1024)
+    if fmt == "ndjson":
+        body, kw = '{"id": 1, "v": "a"}\n{"id": 2, "v": "%s"}\n' % big, {}
+    elif fmt == "json":
+        body, kw = '[{"id": 1, "v": "a"}, {"id": 2, "v": "%s"}]' % big, {"format": "json"}
+    else:
+        body, kw = 'id,v\n1,a\n2,%s\n' % big, {"format": "csv"}
+    server.add_route("/long", body)
+    db.register("long_" + fmt, server.url("/long"), "public.long", [{"name": "id", "type": "int"},
+                {"name": "v", "type": "text"}], options={"max_retries": 0}, **kw)
+    with pytest.raises(psycopg.Error) as e:
+        db.run("long_" + fmt)
+    msg = str(e.value)
+    unit = {"ndjson": "line 2", "json": "record 2", "csv": "line 3"}[fmt]
+    assert 'source "long_%s"' % fmt in msg and "batch 1" in msg and unit in msg, msg
+    assert "bulk_ingest.max_record_size" in msg and "1 MB" in msg, msg
+    assert db.count("public.long") == 0  # the batch in flight left nothing
+    assert db.last_run("long_" + fmt)["status"] == "failed"
+
+
+def test_records_up_to_max_record_size_load(db, server):
+    limit_records(db, "1MB")
+    value = "y" * (1024 * 1024 - 100)
+    server.add_route("/fits", '{"id": 1, "v": "%s"}\n' % value)
+    db.register("fits", server.url("/fits"), "public.fits", [{"name": "id", "type": "int"},
+                {"name": "v", "type": "text"}])
+    assert db.run("fits")["rows"] == 1
+    assert db.scalar("SELECT length(v) FROM public.fits") == len(value)
+
+
+def test_max_record_size_has_a_default_of_64_mb(db, server):
+    db.execute("LOAD 'pg_bulk_ingest'")
+    assert db.scalar("SHOW bulk_ingest.max_record_size") == "64MB"
+    # A line just over it fails cleanly (the worker stops reading it at the limit).
+    big = b'{"id": 1, "v": "' + b"z" * (64 * 1024 * 1024) + b'"}\n'
+    server.add_route("/over", big)
+    db.register("over", server.url("/over"), "public.over", [{"name": "id", "type": "int"},
+                {"name": "v", "type": "text"}], options={"max_retries": 0})
+    with pytest.raises(psycopg.Error) as e:
+        db.run("over")
+    assert "line 1" in str(e.value) and "bulk_ingest.max_record_size" in str(e.value), str(e.value)

@@ -115,3 +115,62 @@ def test_a_page_with_committed_batches_is_not_read_twice(db, server):
     assert run["status"] == "failed" and run["batches"] == 2
     assert db.count("public.rpart") == 2
     assert len(server.requests_for("rpart")) == 1
+
+
+# ---- issue 10: retries of one page are bounded however the failures alternate ------------------------------------
+
+SHORT_LINE = b'{"id": 1, "customer": "c", "updated_at": "2024-01-01T10:00:00Z"}\n'
+
+
+def run_bounded(db, source, seconds=20):
+    """Run a source that must fail, on a connection whose statement_timeout stops an endless retry loop."""
+    conn = db.connect()
+    conn.execute("SET statement_timeout = '%ds'" % seconds)
+    started = time.monotonic()
+    msg, run = db.run_fails(source, conn=conn)
+    return msg, run, time.monotonic() - started
+
+
+def attempt_numbers(run):
+    import re
+    return [int(m) for m in re.findall(r" attempt (\d+) of ", run["attempts"] or "")]
+
+
+def test_a_body_shorter_than_its_content_length_is_retried_max_retries_times_only(db):
+    # Today's finding: the retry count restarted whenever headers arrived, so a 200 whose body breaks off was asked
+    # for again and again (about 400 requests in 200 s with max_retries = 2), each attempt logged as "attempt 2".
+    from rawhttp import RawServer, short_body
+    with RawServer([short_body(SHORT_LINE, claimed=len(SHORT_LINE) + 500)]) as srv:
+        db.register("rshort", srv.url("/x"), "public.rshort", ORDER_COLUMNS, options={"max_retries": 2})
+        msg, run, elapsed = run_bounded(db, "rshort")
+        assert srv.count() == 3, "%d requests for max_retries 2: %s" % (srv.count(), msg)
+    assert "statement timeout" not in msg and run["status"] == "failed", msg
+    assert "max_retries 2" in msg, msg
+    assert attempt_numbers(run) == [1, 2, 3], run["attempts"]
+    assert db.count("public.rshort") == 0
+
+
+def test_alternating_status_errors_and_broken_bodies_share_one_retry_count(db):
+    from rawhttp import RawServer, short_body, status
+    steps = [status(503, b"busy\n"), short_body(SHORT_LINE, claimed=len(SHORT_LINE) + 500)]
+    with RawServer(steps, cycle=True) as srv:
+        db.register("ralt", srv.url("/x"), "public.ralt", ORDER_COLUMNS, options={"max_retries": 3})
+        msg, run, elapsed = run_bounded(db, "ralt")
+        assert srv.count() == 4, "%d requests for max_retries 3: %s" % (srv.count(), msg)
+    assert attempt_numbers(run) == [1, 2, 3, 4], run["attempts"]
+    assert "max_retries 3" in msg, msg
+
+
+def test_retries_of_one_page_are_bounded_in_time(db):
+    # max_retry_time_ms bounds the attempts and waits of one page from its first request, whatever max_retries says.
+    from rawhttp import RawServer, short_body
+    with RawServer([short_body(SHORT_LINE, claimed=len(SHORT_LINE) + 500)]) as srv:
+        db.register("rtime", srv.url("/x"), "public.rtime", ORDER_COLUMNS,
+                    options={"max_retries": 100, "max_retry_time_ms": 2500})
+        msg, run, elapsed = run_bounded(db, "rtime")
+        requests = srv.count()
+    assert run["status"] == "failed" and "statement timeout" not in msg, msg
+    assert elapsed < 6, "the page was retried for %.1f s with max_retry_time_ms 2500" % elapsed
+    assert 2 <= requests < 100, requests
+    assert "retry time" in msg, msg
+    assert attempt_numbers(run) == list(range(1, requests + 1)), run["attempts"]

@@ -363,6 +363,9 @@ def test_start_while_a_synchronous_run_is_in_flight_is_refused(bgdb, server):
 
 
 def test_ticks_that_find_the_source_running_are_recorded_as_skipped(bgdb, server):
+    # Ticks that find the same run still in flight collapse into one 'skipped' row that counts them (skip_count),
+    # from the first (started_at) to the last (finished_at): 20 sources due every second with 2 workers used to
+    # write about 20 rows a second.
     gate = Gate()
     ds = server.add_dataset("skp", orders(range(1, 5)), page_size=100)
     ds.faults.append(Fault(gate=gate, gate_after=2, times=1))
@@ -377,15 +380,23 @@ def test_ticks_that_find_the_source_running_are_recorded_as_skipped(bgdb, server
         samples.append(bgdb.one(
             "SELECT count(*) FILTER (WHERE status = 'running') AS running,"
             "       count(*) FILTER (WHERE status = 'queued') AS queued,"
-            "       count(*) FILTER (WHERE status = 'skipped') AS skipped FROM bulk_ingest.runs WHERE source = 'skp'"))
-        return samples[-1]["skipped"] >= 2
+            "       count(*) FILTER (WHERE status = 'skipped') AS skipped,"
+            "       coalesce(sum(skip_count) FILTER (WHERE status = 'skipped'), 0) AS ticks"
+            "  FROM bulk_ingest.runs WHERE source = 'skp'"))
+        return samples[-1]["ticks"] >= 3
 
     assert wait_for(skipped, timeout=15, interval=0.1), bgdb.runs("skp")
+    rows = [r for r in bgdb.runs("skp") if r["status"] == "skipped"]
+    assert len(rows) == 1, "one row for the ticks that found run %s in flight: %r" % (first["id"], rows)
+    row = rows[0]
+    assert row["skip_count"] >= 3 and row["finished_at"] > row["started_at"], row
+    assert "run %s" % first["id"] in row["error"], row
     gate.release()
     run = bgdb.wait_run(first["id"])
     assert run["status"] == "succeeded" and run["rows"] == 4
     # Only one run at a time, nothing piled up in a queue.
     assert max(s["running"] for s in samples) == 1 and max(s["queued"] for s in samples) == 0, samples
+    assert max(s["skipped"] for s in samples) == 1, samples
 
     for r in bgdb.runs("skp"):
         if r["status"] == "skipped":
@@ -393,11 +404,34 @@ def test_ticks_that_find_the_source_running_are_recorded_as_skipped(bgdb, server
             assert r["rows"] == 0 and r["batches"] == 0
             assert r["finished_at"] is not None
             assert r["id"] > first["id"]
+        else:
+            assert r["skip_count"] is None, r
     # After the long run, ticks run normally again.
     assert wait_for(lambda: any(r["status"] == "succeeded" and r["id"] > first["id"] for r in bgdb.runs("skp")),
                     timeout=15), bgdb.runs("skp")
     bgdb.schedule("skp", None)
-    print("\nruns of skp: %s" % [(r["id"], r["status"]) for r in bgdb.runs("skp")])
+    print("\nruns of skp: %s" % [(r["id"], r["status"], r["skip_count"]) for r in bgdb.runs("skp")])
+
+
+def test_a_new_run_in_flight_starts_a_new_skipped_row(bgdb, server):
+    # Skips of different runs in flight are told apart: each run that held ticks up has its own skipped row.
+    gates = [Gate(), Gate()]
+    ds = server.add_dataset("skp2", orders(range(1, 3)), page_size=100)
+    for g in gates:
+        ds.faults.append(Fault(gate=g, gate_after=1, times=1))
+    register(bgdb, server, "skp2")
+    bgdb.schedule("skp2", "1 second")
+    for g in gates:
+        g.wait_reached(timeout=15)
+        running = bgdb.one("SELECT id FROM bulk_ingest.runs WHERE source = 'skp2' AND status = 'running'")["id"]
+        assert wait_for(lambda: bgdb.scalar(
+            "SELECT coalesce(max(skip_count), 0) FROM bulk_ingest.runs WHERE source = 'skp2' AND status = 'skipped'"
+            " AND id > %s", (running,)) >= 2, timeout=15), bgdb.runs("skp2")
+        g.release()
+        bgdb.wait_run(running)
+    bgdb.schedule("skp2", None)
+    skipped = [r for r in bgdb.runs("skp2") if r["status"] == "skipped"]
+    assert len(skipped) == 2, skipped
 
 
 def test_history_older_than_the_retention_is_pruned(bgdb, server):

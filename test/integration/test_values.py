@@ -4,6 +4,9 @@ non-nullable column is an error naming the column and the line, text round-trips
 import json
 import re
 
+import psycopg
+import pytest
+
 
 
 def load(db, server, name, body, columns, **kw):
@@ -127,3 +130,39 @@ def test_a_value_the_type_rejects_names_column_and_line(db, server):
     assert 'column "n"' in msg and '"not a number"' in msg, msg
     assert re.search(r"\bline 2\b", msg), msg
     assert db.count("public.bad_int") == 0
+
+
+def test_a_duplicate_key_in_one_object_is_refused_naming_the_key(db, server):
+    # Today's finding: {"id": 3, "id": 4} loaded silently as 4. The rule: a key that a declared path goes through may
+    # occur once per object; a duplicate is an error naming the line and the key, and the batch loads nothing.
+    body = '{"id": 1, "name": "a"}\n{"id": 3, "name": "b", "id": 4}\n'
+    server.add_route("/dupkey", body)
+    db.register("dupkey", server.url("/dupkey"), "public.dupkey",
+                [{"name": "id", "type": "int"}, {"name": "name", "type": "text"}], options={"max_retries": 0})
+    with pytest.raises(psycopg.Error) as e:
+        db.run("dupkey")
+    msg = str(e.value)
+    assert re.search(r"\bline 2\b", msg) and '"id"' in msg and "more than once" in msg, msg
+    assert db.count("public.dupkey") == 0
+
+
+def test_a_duplicate_key_inside_a_declared_path_is_refused(db, server):
+    body = '{"id": 1, "meta": {"n": 1, "n": 2}}\n'
+    server.add_route("/dupnested", body)
+    db.register("dupnested", server.url("/dupnested"), "public.dupnested",
+                [{"name": "id", "type": "int"}, {"name": "n", "type": "int", "path": "/meta/n"}],
+                options={"max_retries": 0})
+    with pytest.raises(psycopg.Error) as e:
+        db.run("dupnested")
+    assert '"n"' in str(e.value) and "more than once" in str(e.value), str(e.value)
+
+
+def test_duplicate_keys_outside_the_declared_paths_do_not_matter(db, server):
+    # Keys no declared path goes through change nothing that is loaded; they are not checked (a jsonb column keeps
+    # PostgreSQL's own rule for its document: the last value of a key wins).
+    body = '{"id": 1, "x": 1, "x": 2, "doc": {"k": 1, "k": 2}}\n'
+    server.add_route("/dupother", body)
+    db.register("dupother", server.url("/dupother"), "public.dupother",
+                [{"name": "id", "type": "int"}, {"name": "doc", "type": "jsonb"}])
+    assert db.run("dupother")["rows"] == 1
+    assert db.scalar("SELECT doc::text FROM public.dupother") == '{"k": 2}'

@@ -119,6 +119,7 @@ class FixedReader : public bulk_ingest::RecordReader {
     size_t ColumnCount() const override { return fields_.size(); }
     uint64_t Line() const override { return 1; }
     uint64_t BytesConsumed() const override { return 0; }
+    uint64_t PositionReached() const override { return 2; }
 
   private:
     std::vector<FieldValue> fields_;

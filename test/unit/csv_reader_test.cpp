@@ -401,3 +401,13 @@ TEST(CsvReader, SourceTextIsTheTextBeforeTheColumnsFormat) {
     EXPECT_EQ(reader.Field(0).text, "2024-01-01T00:00:00Z");
     EXPECT_EQ(reader.SourceText(0), "1704067200");
 }
+
+// Found by fuzz/fuzz_csv.cpp: a NUL byte is valid UTF-8 but no PostgreSQL text can hold it.
+TEST(CsvReader, ANulByteInADeclaredFieldIsARecordError) {
+    std::vector<ColumnSpec> cols = {Col("id", "/id"), Col("name", "/name")};
+    EXPECT_EQ(ErrorOf(std::string("id,name\n1,a\0b\n", 14), cols),
+              "line 2: column \"name\" (field 2) contains a NUL byte at byte 1, which PostgreSQL text cannot hold");
+    // A field no column uses may hold one: it is not loaded.
+    std::vector<ColumnSpec> id_only = {Col("id", "/id")};
+    EXPECT_EQ(Rows(std::string("id,name\n1,a\0b\n", 14), id_only), (std::vector<Row>{{"1"}}));
+}

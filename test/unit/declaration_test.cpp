@@ -98,6 +98,18 @@ TEST(SourceOptions, PaginationRetriesAndPages) {
     EXPECT_THROW(ParseSourceOptions(R"({"pagination": {"type": "telepathy"}})"), Error);
     EXPECT_THROW(ParseSourceOptions(R"({"max_retries": 1000})"), Error);
     EXPECT_THROW(ParseSourceOptions(R"({"max_pages": -1})"), Error);
+    EXPECT_EQ(defaults.max_retry_time_ms, 600000);
+    EXPECT_EQ(ParseSourceOptions(R"({"max_retry_time_ms": 2500})").max_retry_time_ms, 2500);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_retry_time_ms": 0})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_retry_time_ms": "1s"})"), Error);
+    EXPECT_FALSE(defaults.skip_bad_records);
+    EXPECT_EQ(defaults.max_rejects, 1000);
+    auto skip = ParseSourceOptions(R"({"on_error": "skip", "max_rejects": 0})");
+    EXPECT_TRUE(skip.skip_bad_records);
+    EXPECT_EQ(skip.max_rejects, 0);
+    EXPECT_FALSE(ParseSourceOptions(R"({"on_error": "abort"})").skip_bad_records);
+    EXPECT_THROW(ParseSourceOptions(R"({"on_error": "ignore"})"), Error);
+    EXPECT_THROW(ParseSourceOptions(R"({"max_rejects": -1})"), Error);
 }
 
 }  // namespace

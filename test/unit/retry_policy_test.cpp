@@ -395,8 +395,10 @@ TEST(RetryPolicy, RetryAfterBeyondTheBudgetGivesUp) {
     RetryPolicy policy = world.Policy(options);
     RetryDecision decision = policy.OnFailure(kUrl, Status(429, std::string("3600")));
     EXPECT_FALSE(decision.retry);
-    EXPECT_EQ(decision.reason,
-              "gave up: the server asked to wait 3600 s (Retry-After) and the retry time budget of 60 s ends in 60 s");
+    EXPECT_EQ(
+        decision.reason,
+        "gave up: the server asked to wait 3600 s (Retry-After) and the retry time budget of 60 s (max_retry_time_ms) "
+        "ends in 60 s");
 }
 
 // ---- limits ----
@@ -447,7 +449,8 @@ TEST(RetryPolicy, TimeBudgetCountsAttemptsAndWaits) {
     world.now += decision.delay_ms + 1000;
     decision = policy.OnFailure(kUrl, Status(503));  // 9 s + 4 s > 10 s
     EXPECT_FALSE(decision.retry);
-    EXPECT_EQ(decision.reason, "gave up: waiting 4 s more would exceed the retry time budget of 10 s (9 s spent)");
+    EXPECT_EQ(decision.reason,
+              "gave up: waiting 4 s more would exceed the retry time budget of 10 s (max_retry_time_ms; 9 s spent)");
 }
 
 TEST(RetryPolicy, BudgetStartsWithTheFirstFailureWithoutNextRequest) {
