@@ -1,8 +1,10 @@
 #include "pg/loader.h"
 
+#include "core/batch_keys.h"
 #include "core/copy_text.h"
 #include "core/error.h"
 #include "pg/guard.h"
+#include "pg/merge.h"
 #include "pg/rights.h"
 #include "pg/shared_state.h"
 #include "pg/sql.h"
@@ -28,18 +30,21 @@ extern "C" {
 
 using pg_bulk_ingest::CallCore;
 using pg_bulk_ingest::CoreFailure;
+using pg_bulk_ingest::NewInMemoryContext;
 using pg_bulk_ingest::RaiseCoreFailure;
 using pg_bulk_ingest::TryCore;
 
 static const char *const kStagingTable = "bulk_ingest_stage";
-static const char *const kStagingRowColumn = "bulk_ingest_row";
+// Keys remembered per batch to tell whether it repeats one (8 bytes each): beyond, the merge sorts.
+static const size_t kMaxBatchKeys = 4 * 1024 * 1024;
 
 // COPY's data-source callback takes no context argument, so the batch being loaded is module state. Only one COPY
 // runs at a time in a backend; it is set for the duration of CopyFrom and cleared in PG_FINALLY.
 typedef struct CopyFeed {
     BatchSource *source;
     CopyFromState cstate;
-    bool staging;           // append the row's ordinal (for last-row-wins) as an extra field
+    bool staging;  // the rows go to the staging table: remember their keys
+    bulk_ingest::BatchKeys *keys;
     int64 rows;             // rows handed to COPY in this batch
     size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
     MemoryContext row_cxt;  // reset for every row's watermark conversion
@@ -106,8 +111,7 @@ static bool NextRow(CopyFeed *f) {
     size_t wm_len = 0;
     uint64 line = 0;
     uint64 consumed = 0;
-    int64 ordinal = f->rows + 1;
-    bool staging = f->staging;
+    bulk_ingest::BatchKeys *keys = f->staging ? f->keys : NULL;
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
     f->buffer_offset = 0;  // the buffer is about to be cleared
     CoreFailure failure;
@@ -132,10 +136,8 @@ static bool NextRow(CopyFeed *f) {
             line = reader.Line();
             consumed = reader.BytesConsumed();
             bulk_ingest::AppendCopyRow(buffer, reader);
-            if (staging) {
-                buffer.back() = '\t';
-                buffer += std::to_string(ordinal);
-                buffer += '\n';
+            if (keys != NULL) {
+                keys->Add(reader);
             }
             if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
                 wm_value = reader.Field(wm_column).text.data();
@@ -199,47 +201,18 @@ static void BatchErrorCallback(void *arg) {
     }
 }
 
+// The staging table of a batch. Created in the batch's transaction, it is filled in COPY's order (COPY skips the
+// free space map for it), so ctid order is arrival order: the merge keeps the last row of a key by it.
 static Oid CreateStagingTable(const Declaration *decl) {
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS, %s bigint) ON COMMIT DROP",
-                     kStagingTable, QuotedTargetName(decl), kStagingRowColumn);
+    appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP", kStagingTable,
+                     QuotedTargetName(decl));
     SPI_connect();
     ExecuteSqlCreatingTemp("creating the staging table of a batch", sql.data);
     SPI_finish();
     CommandCounterIncrement();
     return RangeVarGetRelid(makeRangeVar((char *)"pg_temp", (char *)kStagingTable, -1), NoLock, false);
-}
-
-// Merges the staging table into the target: one row per key (the last one), replacing existing rows.
-static void MergeStaging(const Declaration *decl) {
-    StringInfoData columns, keys, updates, sql;
-    initStringInfo(&columns);
-    initStringInfo(&keys);
-    initStringInfo(&updates);
-    initStringInfo(&sql);
-    for (int i = 0; i < decl->ncolumns; i++) {
-        const char *name = quote_identifier(decl->columns[i].name);
-        appendStringInfo(&columns, "%s%s", i > 0 ? ", " : "", name);
-        if (decl->columns[i].primary_key) {
-            appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "", name);
-        } else {
-            appendStringInfo(&updates, "%s%s = excluded.%s", updates.len > 0 ? ", " : "", name, name);
-        }
-    }
-    appendStringInfo(&sql,
-                     "INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT DISTINCT ON (%s) * FROM pg_temp.%s"
-                     " ORDER BY %s, %s DESC) s ON CONFLICT (%s) DO ",
-                     QuotedTargetName(decl), columns.data, columns.data, keys.data, kStagingTable, keys.data,
-                     kStagingRowColumn, keys.data);
-    if (updates.len > 0) {
-        appendStringInfo(&sql, "UPDATE SET %s", updates.data);
-    } else {
-        appendStringInfoString(&sql, "NOTHING");
-    }
-    SPI_connect();
-    ExecuteSql("merging the batch into the table", sql.data);
-    SPI_finish();
 }
 
 int64 LoadBatch(BatchSource *source, Oid relid) {
@@ -257,9 +230,6 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     for (int i = 0; i < decl->ncolumns; i++) {
         attnames = lappend(attnames, makeString(pstrdup(decl->columns[i].name)));
     }
-    if (upsert) {
-        attnames = lappend(attnames, makeString(pstrdup(kStagingRowColumn)));
-    }
     // COPY must not decode our bytes with the session's client_encoding: they are UTF-8.
     List *options = list_make1(makeDefElem(pstrdup("encoding"), (Node *)makeString(pstrdup("UTF8")), -1));
 
@@ -270,6 +240,16 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     memset(&state, 0, sizeof(state));
     state.source = source;
     state.staging = upsert;
+    if (upsert) {
+        std::vector<size_t> key_columns;
+        for (int i = 0; i < decl->ncolumns; i++) {
+            if (decl->columns[i].primary_key) {
+                key_columns.push_back((size_t)i);
+            }
+        }
+        state.keys = NewInMemoryContext<bulk_ingest::BatchKeys>(
+            [&] { return new bulk_ingest::BatchKeys(std::move(key_columns), kMaxBatchKeys); });
+    }
     state.maxruns = 16;
     state.run_copy_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
     state.run_source_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
@@ -308,7 +288,9 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     if (upsert) {
         table_close(copy_rel, NoLock);
         if (rows > 0) {
-            MergeStaging(decl);
+            bool may_repeat = true;
+            CallCore([&] { may_repeat = state.keys->MayRepeat(); });
+            MergeStaging(decl, target, kStagingTable, rows, may_repeat, &source->merge_state);
         }
     }
     table_close(target, NoLock);

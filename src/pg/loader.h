@@ -8,6 +8,7 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/declaration.h"
+#include "pg/merge.h"
 #include "core/record_reader.h"
 
 extern "C" {
@@ -39,6 +40,7 @@ typedef struct BatchSource {
     int64 max_rows;
     bool merge;        // merge upserted rows into the table (false: the table is being rebuilt, rows are appended)
     bool end_of_page;  // set when the reader reached the end of the response
+    MergeState merge_state;  // what the run's merges learnt (zeroed with the run)
     WatermarkState *watermark;
     uint64 bytes_reported;  // bytes of the response already counted in the progress slot
     // Set when the batch failed because the HTTP transfer broke (so that the page may be retried).
