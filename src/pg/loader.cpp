@@ -11,10 +11,12 @@
 #include "pg/target.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
+#include "storage/buffile.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
@@ -43,8 +45,14 @@ static const size_t kMaxBatchKeys = 4 * 1024 * 1024;
 typedef struct CopyFeed {
     BatchSource *source;
     CopyFromState cstate;
-    bool staging;  // the rows go to the staging table: remember their keys
-    bulk_ingest::BatchKeys *keys;
+    bulk_ingest::BatchKeys *keys;  // upserts: the keys of the batch, to tell whether one repeats
+    // Loading straight into the target (see LoadBatch): every row handed to COPY is also written to the spool, so
+    // that the batch can be loaded again through the staging table if a key conflicts.
+    BufFile *spool;
+    bool spooling;          // rows read from the reader are appended to the spool
+    bool replaying;         // COPY reads the spool first, then the reader
+    uint64 spooled;         // bytes in the spool
+    uint64 replayed;        // bytes of the spool handed to COPY again
     int64 rows;             // rows handed to COPY in this batch
     size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
     MemoryContext row_cxt;  // reset for every row's watermark conversion
@@ -111,7 +119,7 @@ static bool NextRow(CopyFeed *f) {
     size_t wm_len = 0;
     uint64 line = 0;
     uint64 consumed = 0;
-    bulk_ingest::BatchKeys *keys = f->staging ? f->keys : NULL;
+    bulk_ingest::BatchKeys *keys = f->keys;
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
     f->buffer_offset = 0;  // the buffer is about to be cleared
     CoreFailure failure;
@@ -154,6 +162,11 @@ static bool NextRow(CopyFeed *f) {
         return false;
     }
     f->rows++;
+    if (f->spooling) {
+        std::string *buffer = source->row_buffer;
+        BufFileWrite(f->spool, buffer->data(), buffer->size());
+        f->spooled += buffer->size();
+    }
     if ((f->rows & 1023) == 0) {
         ProgressAddRead(1024, consumed - source->bytes_reported);
         source->bytes_reported = consumed;
@@ -175,6 +188,20 @@ static int FeedCopy(void *outbuf, int minread, int maxread) {
     int written = 0;
     (void)minread;
     while (written < maxread) {
+        if (feed->replaying) {
+            if (feed->replayed < feed->spooled) {
+                size_t n = Min(feed->spooled - feed->replayed, (uint64)(maxread - written));
+                if (BufFileRead(feed->spool, out + written, n) != n) {
+                    ereport(ERROR, (errcode_for_file_access(), errmsg("could not read the batch's spool file: %m")));
+                }
+                feed->replayed += n;
+                written += (int)n;
+                continue;
+            }
+            // The spool holds whole rows: the row being handed out when the first COPY stopped is in it too.
+            feed->replaying = false;
+            feed->buffer_offset = feed->source->row_buffer->size();
+        }
         std::string *buffer = feed->source->row_buffer;
         size_t pending = buffer->size() - feed->buffer_offset;
         if (pending == 0) {
@@ -215,16 +242,46 @@ static Oid CreateStagingTable(const Declaration *decl) {
     return RangeVarGetRelid(makeRangeVar((char *)"pg_temp", (char *)kStagingTable, -1), NoLock, false);
 }
 
+// One COPY of the batch's rows into rel (the spool first when replaying, then the reader), as the source's owner in
+// a restricted region: triggers, check constraints and type input functions are user code.
+static uint64 CopyRows(CopyFeed *state, Relation rel, List *attnames, List *options) {
+    ParseState *pstate = make_parsestate(NULL);
+    addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
+    uint64 rows = 0;
+    RunRestricted(GetUserId(), [&] {
+        state->cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, FeedCopy, attnames, options);
+        rows = CopyFrom(state->cstate);
+        EndCopyFrom(state->cstate);
+    });
+    state->cstate = NULL;
+    return rows;
+}
+
+static bool IsUniqueViolation(const ErrorData *edata) {
+    return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION;
+}
+
+// Whether an upsert batch may first try COPY straight into the target: the run filled an empty table and no key
+// has conflicted yet, and the primary key is checked row by row (a deferred one would fail only at commit).
+static bool MayLoadDirectly(const BatchSource *source, Relation target) {
+    if (!source->load_directly) {
+        return false;
+    }
+    Oid index_oid = RelationGetPrimaryKeyIndex(target);
+    if (!OidIsValid(index_oid)) {
+        return false;
+    }
+    Relation index = index_open(index_oid, AccessShareLock);
+    bool immediate = index->rd_index->indimmediate;
+    index_close(index, AccessShareLock);
+    return immediate;
+}
+
 int64 LoadBatch(BatchSource *source, Oid relid) {
     const Declaration *decl = source->decl;
     bool upsert = source->merge && DeclarationUpserts(decl);
     Relation target = table_open(relid, RowExclusiveLock);
     CheckCanLoad(decl, target, DeclarationUpserts(decl));
-
-    Relation copy_rel = target;
-    if (upsert) {
-        copy_rel = table_open(CreateStagingTable(decl), RowExclusiveLock);
-    }
 
     List *attnames = NIL;
     for (int i = 0; i < decl->ncolumns; i++) {
@@ -233,22 +290,24 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     // COPY must not decode our bytes with the session's client_encoding: they are UTF-8.
     List *options = list_make1(makeDefElem(pstrdup("encoding"), (Node *)makeString(pstrdup("UTF8")), -1));
 
-    ParseState *pstate = make_parsestate(NULL);
-    addRangeTableEntryForRelation(pstate, copy_rel, RowExclusiveLock, NULL, false, false);
-
     CopyFeed state;
     memset(&state, 0, sizeof(state));
     state.source = source;
-    state.staging = upsert;
     if (upsert) {
-        std::vector<size_t> key_columns;
-        for (int i = 0; i < decl->ncolumns; i++) {
-            if (decl->columns[i].primary_key) {
-                key_columns.push_back((size_t)i);
+        state.keys = NewInMemoryContext<bulk_ingest::BatchKeys>([decl] {
+            std::vector<size_t> key_columns;
+            for (int i = 0; i < decl->ncolumns; i++) {
+                if (decl->columns[i].primary_key) {
+                    key_columns.push_back((size_t)i);
+                }
             }
-        }
-        state.keys = NewInMemoryContext<bulk_ingest::BatchKeys>(
-            [&] { return new bulk_ingest::BatchKeys(std::move(key_columns), kMaxBatchKeys); });
+            return new bulk_ingest::BatchKeys(std::move(key_columns), kMaxBatchKeys);
+        });
+    }
+    bool direct = upsert && MayLoadDirectly(source, target);
+    if (direct) {
+        state.spool = BufFileCreateTemp(false);
+        state.spooling = true;
     }
     state.maxruns = 16;
     state.run_copy_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
@@ -264,17 +323,41 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     }
     ErrorContextCallback callback = {error_context_stack, BatchErrorCallback, &state};
     uint64 rows = 0;
+    bool merge = upsert;
+    Relation staging = NULL;
     PG_TRY();
     {
         feed = &state;
         error_context_stack = &callback;
-        // Triggers, check constraints and type input functions are user code: they run as the owner, restricted.
-        RunRestricted(GetUserId(), [&] {
-            state.cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
-            rows = CopyFrom(state.cstate);
-            EndCopyFrom(state.cstate);
-        });
-        state.cstate = NULL;
+        if (direct) {
+            // Into the target itself, in a subtransaction: when every key is new (the run filled the table and
+            // nobody else wrote the keys) the batch is loaded at COPY's own speed, with no staging table and no
+            // merge. A key that exists, or repeats in the batch, stops it; it is then rolled back and the batch
+            // loaded again through the staging table from the spool (and the rest of the response), and the run
+            // merges from then on.
+            auto attempt = [&]() { rows = CopyRows(&state, target, attnames, options); };
+            ErrorData *conflict = InSubtransaction(attempt, IsUniqueViolation);
+            if (conflict == NULL) {
+                merge = false;
+            } else {
+                FreeErrorData(conflict);
+                source->load_directly = false;
+                source->error_line = 0;
+                source->error_column = NULL;
+                state.cstate = NULL;
+                state.spooling = false;
+                state.replaying = true;
+                if (BufFileSeek(state.spool, 0, 0, SEEK_SET) != 0) {
+                    ereport(ERROR, (errcode_for_file_access(), errmsg("could not rewind the batch's spool file: %m")));
+                }
+            }
+        }
+        if (merge) {
+            staging = table_open(CreateStagingTable(decl), RowExclusiveLock);
+            rows = CopyRows(&state, staging, attnames, options);
+        } else if (!direct) {
+            rows = CopyRows(&state, target, attnames, options);
+        }
         error_context_stack = callback.previous;
     }
     PG_FINALLY();
@@ -285,8 +368,11 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     CallCore([&] { consumed = source->reader->BytesConsumed(); });
     ProgressAddRead(rows & 1023, consumed - source->bytes_reported);
     source->bytes_reported = consumed;
-    if (upsert) {
-        table_close(copy_rel, NoLock);
+    if (state.spool != NULL) {
+        BufFileClose(state.spool);
+    }
+    if (staging != NULL) {
+        table_close(staging, NoLock);
         if (rows > 0) {
             bool may_repeat = true;
             CallCore([&] { may_repeat = state.keys->MayRepeat(); });

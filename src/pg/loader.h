@@ -41,6 +41,9 @@ typedef struct BatchSource {
     bool merge;        // merge upserted rows into the table (false: the table is being rebuilt, rows are appended)
     bool end_of_page;  // set when the reader reached the end of the response
     MergeState merge_state;  // what the run's merges learnt (zeroed with the run)
+    // Upserts try COPY straight into the target first (the run filled a new or empty table, and no key has
+    // conflicted since): set by the run, cleared by the first conflict.
+    bool load_directly;
     WatermarkState *watermark;
     uint64 bytes_reported;  // bytes of the response already counted in the progress slot
     // Set when the batch failed because the HTTP transfer broke (so that the page may be retried).

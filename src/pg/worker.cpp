@@ -153,6 +153,8 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
         memset(&stats, 0, sizeof(stats));
         run->relid = CompleteRebuild(decl, &plan, load_into, &stats);
         RecordRebuild(run->run_id, plan.reason, stats.attempts, stats.wait_ms);
+        // The table holds this batch's rows only: the next batches try COPY straight into it (see LoadBatch).
+        source->load_directly = plan.empty;
     }
     ProgressSetPhase("committing", NULL);
     uint64 bytes_now = 0;

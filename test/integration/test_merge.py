@@ -112,3 +112,74 @@ def test_many_changed_batches_then_unchanged_ones(db, server):
     assert all(after[k][0] == "new" and after[k][2] != before[k][2] for k in range(1, 201))
     assert all(after[k] == before[k] for k in range(201, 401))
     assert updates(db, "public.mixed") == 200
+
+
+def merge_statements(db, table):
+    """A statement trigger that counts the merges (INSERT ... ON CONFLICT DO UPDATE fires UPDATE statement triggers;
+    COPY fires none)."""
+    db.execute("CREATE TABLE IF NOT EXISTS public.merges (tbl text)")
+    db.execute("""CREATE OR REPLACE FUNCTION public.count_merge() RETURNS trigger LANGUAGE plpgsql AS $$
+                  BEGIN INSERT INTO public.merges VALUES (TG_TABLE_NAME); RETURN NULL; END $$""")
+    db.execute("CREATE TRIGGER count_merge AFTER UPDATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.count_merge()"
+               % table)
+
+
+def test_a_first_load_in_several_batches_copies_every_batch_straight_into_the_table(db, server):
+    db.execute("CREATE TABLE public.first (id bigint PRIMARY KEY, v text)")
+    merge_statements(db, "public.first")
+    server.add_dataset("first", [{"id": i, "v": "v%d" % i} for i in range(1, 101)], field=None, page_size=10)
+    db.register("first", server.url("/first"), "public.first", COLUMNS)
+    result = db.run("first")
+    assert result["status"] == "succeeded" and result["batches"] == 10 and result["rows"] == 100
+    assert db.scalar("SELECT count(*) FROM public.merges") == 0  # batch 1 rebuilt the table, 2-10 were COPYed
+    assert [(r["id"], r["v"]) for r in db.query("SELECT * FROM public.first ORDER BY id")] == \
+        [(i, "v%d" % i) for i in range(1, 101)]
+
+    # The next run finds rows: it merges.
+    db.run("first", "__EARLIEST__")
+    assert db.scalar("SELECT count(*) FROM public.merges") == 10
+
+
+def test_a_key_of_an_earlier_batch_in_a_first_load_still_wins_last(db, server):
+    # Batch 3 repeats a key of batch 1 (and one of its own): COPY into the table stops at the conflict, the batch is
+    # loaded again through the staging table, and the run merges from then on.
+    db.execute("CREATE TABLE public.again (id bigint PRIMARY KEY, v text)")
+    merge_statements(db, "public.again")
+    records = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 3, "v": "c"}, {"id": 4, "v": "d"},
+               {"id": 5, "v": "e"}, {"id": 1, "v": "A"}, {"id": 6, "v": "f"}, {"id": 6, "v": "F"},
+               {"id": 7, "v": "g"}, {"id": 2, "v": "B"}]
+    server.add_dataset("again", records, field=None, page_size=2)
+    db.register("again", server.url("/again"), "public.again", COLUMNS)
+    result = db.run("again")
+    assert result["status"] == "succeeded" and result["batches"] == 5 and result["rows"] == 10
+    assert [(r["id"], r["v"]) for r in db.query("SELECT * FROM public.again ORDER BY id")] == \
+        [(1, "A"), (2, "B"), (3, "c"), (4, "d"), (5, "e"), (6, "F"), (7, "g")]
+    assert db.scalar("SELECT count(*) FROM public.merges") == 3  # batches 3, 4 and 5
+
+
+def test_a_conflict_late_in_a_large_batch_loses_no_row(db, server):
+    # The batch is long enough for COPY to have flushed many rows into the table before the conflict: they are
+    # rolled back and loaded again, with the rest of the response, through the staging table.
+    records = [{"id": i, "v": "first %d" % i} for i in range(1, 1001)]
+    records += [{"id": i, "v": "second %d" % i} for i in range(1001, 5001)]
+    # Batch 6: 999 new keys, then key 10 of batch 1 as its last row; batch 7: new keys again.
+    records += [{"id": i, "v": "third %d" % i} for i in range(5001, 6000)] + [{"id": 10, "v": "last"}]
+    records += [{"id": i, "v": "third %d" % i} for i in range(6000, 6002)]
+    server.add_dataset("late", records, field=None, page_size=len(records))
+    db.register("late", server.url("/late"), "public.late", COLUMNS, options={"batch_rows": 1000})
+    result = db.run("late")
+    assert result["status"] == "succeeded" and result["rows"] == 6002 and result["batches"] == 7
+    assert db.scalar("SELECT count(*) FROM public.late") == 6001
+    assert db.scalar("SELECT v FROM public.late WHERE id = 10") == "last"
+    assert db.scalar("SELECT count(*) FROM public.late WHERE v LIKE 'third %'") == 1001
+
+
+def test_a_bad_value_in_a_batch_copied_straight_into_the_table_names_its_line(db, server):
+    records = [{"id": i, "v": "v"} for i in range(1, 21)]
+    records[14] = {"id": "fifteen", "v": "v"}
+    server.add_dataset("badline", records, field=None, page_size=10)
+    db.register("badline", server.url("/badline"), "public.badline", COLUMNS)
+    msg, run = db.run_fails("badline")
+    assert "batch 2" in msg and "line 5" in msg and 'column "id"' in msg and "fifteen" in msg
+    assert run["batches"] == 1
+    assert db.count("public.badline") == 10
