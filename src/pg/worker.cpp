@@ -21,6 +21,7 @@
 #include "pg/target.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
+#include "core/prefetch.h"
 #include "core/retry_policy.h"
 #include "core/request_header.h"
 #include "core/secrets.h"
@@ -98,6 +99,9 @@ typedef struct RunState {
 } RunState;
 
 static bool ShouldAbortTransfer() {
+    if (bulk_ingest::OnProducerThread()) {
+        return bulk_ingest::ProducerShouldStop();  // the read-ahead thread: its consumer decides (prefetch.h)
+    }
     return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
@@ -307,9 +311,16 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         body = NewInMemoryContext<bulk_ingest::TranscodingSource>(
             [&] { return new bulk_ingest::TranscodingSource(*stream, charset); });
     }
-    bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
+    bulk_ingest::RecordReader *records = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
         return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options)
             .release();
+    });
+    // The transfer and the parsing run on a thread of their own, ahead of COPY (deleted before the reader, the
+    // stream and the transcoder it reads: a memory context's objects go in reverse order of creation).
+    bulk_ingest::PrefetchingReader *reader = NewInMemoryContext<bulk_ingest::PrefetchingReader>([&] {
+        bulk_ingest::PrefetchOptions prefetch;
+        prefetch.should_abort = ShouldAbortTransfer;
+        return new bulk_ingest::PrefetchingReader(*records, prefetch);
     });
     BatchSource *source = &run->batch_source;
     source->reader = reader;
@@ -332,7 +343,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     run->batch--;  // the batch number taken for the next load was not used by this page
     MemoryContextSwitchTo(page_cxt);
     outcome.body_value =
-        CallCoreForText(run_cxt, [&] { return bulk_ingest::BodyPaginationValue(*reader, *decl->options); });
+        CallCoreForText(run_cxt, [&] { return bulk_ingest::BodyPaginationValue(reader->Inner(), *decl->options); });
     MemoryContextSwitchTo(run_cxt);
     MemoryContextReset(page_cxt);  // ends the transfer
     return outcome;
