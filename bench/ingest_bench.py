@@ -233,6 +233,16 @@ class MemorySampler(threading.Thread):
         return self.peak_kb
 
 
+def sql_staging(db, path):
+    """What a user would write by hand: COPY into a temporary table, then INSERT ... ON CONFLICT DO UPDATE."""
+    with db.transaction():
+        db.execute("CREATE TEMP TABLE stage (LIKE bench.orders) ON COMMIT DROP")
+        db.execute("COPY stage FROM %s WITH (FORMAT csv)" % quote(path))
+        db.execute("INSERT INTO bench.orders SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET"
+                   " customer = excluded.customer, amount = excluded.amount,"
+                   " updated_at = excluded.updated_at, details = excluded.details")
+
+
 def quote(s):
     return "'" + s.replace("'", "''") + "'"
 
@@ -350,22 +360,15 @@ class Bench:
         worker = self.find_worker
         copy_backend = lambda: self.copy_pid  # noqa: E731
 
-        def sql_staging(path):
-            def action():
-                with self.db.transaction():
-                    self.db.execute("CREATE TEMP TABLE stage (LIKE bench.orders) ON COMMIT DROP")
-                    self.db.execute("COPY stage FROM %s WITH (FORMAT csv)" % quote(path))
-                    self.db.execute("INSERT INTO bench.orders SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET"
-                                    " customer = excluded.customer, amount = excluded.amount,"
-                                    " updated_at = excluded.updated_at, details = excluded.details")
-            return action
+        def sql_staging_of(path):
+            return lambda: sql_staging(self.db, path)
 
         plan = {
             "copy": ("empty", lambda: self.db.execute("COPY bench.orders FROM %s WITH (FORMAT csv)"
                                                        % quote(copy_file)), copy_backend),
-            "sql_same": ("original", sql_staging(copy_file), copy_backend),
+            "sql_same": ("original", sql_staging_of(copy_file), copy_backend),
             "reingest_same": ("original", self.run_source("reingest_same"), worker),
-            "sql_changed": ("original", sql_staging(changed_file), copy_backend),
+            "sql_changed": ("original", sql_staging_of(changed_file), copy_backend),
             "reingest_changed": ("original", self.run_source("reingest_changed"), worker),
             "no_change": ("original", self.run_source("no_change"), worker),
             "replace": ("original", self.run_source("replace"), worker),
