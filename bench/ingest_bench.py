@@ -252,8 +252,10 @@ class Bench:
         self.args = args
         self.rows = args.rows
         self.port = port
-        self.cluster = Cluster("bench", settings={"fsync": "on", "full_page_writes": "on", "max_wal_size": "4GB",
-                                                  "shared_buffers": "512MB", "checkpoint_timeout": "30min"})
+        settings = {"fsync": "on", "full_page_writes": "on", "max_wal_size": "4GB", "shared_buffers": "512MB",
+                    "checkpoint_timeout": "30min"}
+        settings.update(dict(kv.split("=", 1) for kv in args.setting))
+        self.cluster = Cluster("bench", settings=settings)
         self.samples = {}  # (format, workload) -> list of dicts
 
     def url(self, path):
@@ -379,6 +381,9 @@ class Bench:
         }
         for workload in self.args.workloads:
             if fmt != self.args.formats[0] and workload in ("sql_same", "sql_changed", "no_change"):
+                continue
+            if fmt != self.args.formats[0] and self.args.other_workloads and workload != "copy" \
+                    and workload not in self.args.other_workloads:
                 continue  # the same for every format: measured with the first one
             content, action, pid_of = plan[workload]
             self.reset(content)
@@ -434,7 +439,7 @@ def report(bench, args):
         copy = bench.samples.get((fmt, "copy"))
         copy_rate = rows / median(copy, "seconds") if copy else None
         for workload in args.workloads:
-            s = bench.samples.get((fmt, workload)) or bench.samples.get((args.formats[0], workload))
+            s = bench.samples.get((fmt, workload))
             if not s or (fmt != args.formats[0] and workload in ("sql_same", "sql_changed", "no_change")):
                 continue
             secs = median(s, "seconds")
@@ -520,14 +525,19 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--other-workloads", default="",
+                        help="the workloads of the formats after the first (default: the same as the first's)")
     parser.add_argument("--latency", action="store_true", help="also the latency-bound pagination workloads")
     parser.add_argument("--latency-only", action="store_true")
     parser.add_argument("--chart", help="write a PNG chart of rows/s per workload there")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the benchmark's cluster (repeatable), e.g. autovacuum=off")
     args = parser.parse_args()
     if args.ten_million:
         args.rows = 10000000
     args.formats = [f for f in args.formats.split(",") if f]
     args.workloads = [w for w in args.workloads.split(",") if w]
+    args.other_workloads = [w for w in args.other_workloads.split(",") if w]
     if "copy" not in args.workloads:
         args.workloads.insert(0, "copy")
     for w in args.workloads:

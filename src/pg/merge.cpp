@@ -36,7 +36,17 @@ static bool IsCardinalityViolation(const ErrorData *edata) {
     return edata->sqlerrcode == ERRCODE_CARDINALITY_VIOLATION;
 }
 
-static char *MergeSql(const Declaration *decl, Relation target, const char *staging, bool dedupe, bool filter) {
+// Kinds of statement over the staging table.
+typedef enum MergeSqlKind {
+    kMergeAll,       // INSERT ... ON CONFLICT of every staged row
+    kMergeChanged,   // the same, leaving out the rows equal to the existing ones
+    kCountUnchanged  // how many of the first kProbeRows staged rows equal the existing ones
+} MergeSqlKind;
+
+// Rows the probe of a batch looks at before it decides whether leaving out unchanged rows is worth it.
+static const int kProbeRows = 1000;
+
+static char *MergeSql(const Declaration *decl, Relation target, const char *staging, bool dedupe, MergeSqlKind kind) {
     const char *table = QuotedTargetName(decl);
     StringInfoData columns, keys, updates, key_match, old_values, existing_values, staged_values, excluded_values, sql;
     initStringInfo(&columns);
@@ -73,19 +83,23 @@ static char *MergeSql(const Declaration *decl, Relation target, const char *stag
         }
     }
     index_close(index, AccessShareLock);
-    appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM ", table, columns.data, staged_values.data);
-    if (dedupe) {
-        appendStringInfo(&sql, "(SELECT DISTINCT ON (%s) * FROM pg_temp.%s ORDER BY %s, ctid DESC) s", keys.data,
-                         staging, keys.data);
+    if (kind == kCountUnchanged) {
+        appendStringInfo(&sql, "SELECT count(*) FROM (SELECT * FROM pg_temp.%s LIMIT %d) s", staging, kProbeRows);
     } else {
-        appendStringInfo(&sql, "pg_temp.%s s", staging);
+        appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM ", table, columns.data, staged_values.data);
+        if (dedupe) {
+            appendStringInfo(&sql, "(SELECT DISTINCT ON (%s) * FROM pg_temp.%s ORDER BY %s, ctid DESC) s", keys.data,
+                             staging, keys.data);
+        } else {
+            appendStringInfo(&sql, "pg_temp.%s s", staging);
+        }
     }
-    if (filter) {
+    if (kind != kMergeAll) {
         // ONLY: rows of inheritance children are no conflicts of ON CONFLICT either. A partitioned table's rows
         // are all in its partitions.
         bool partitioned = target->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
-        appendStringInfo(&sql, " WHERE NOT EXISTS (SELECT FROM %s%s o WHERE %s", partitioned ? "" : "ONLY ", table,
-                         key_match.data);
+        appendStringInfo(&sql, " WHERE %sEXISTS (SELECT FROM %s%s o WHERE %s", kind == kMergeChanged ? "NOT " : "",
+                         partitioned ? "" : "ONLY ", table, key_match.data);
         if (updates.len > 0) {
             // The function, not the operator *=: ROW(...) op ROW(...) would compare column by column with each
             // type's own operator, which json, for one, does not have.
@@ -98,6 +112,9 @@ static char *MergeSql(const Declaration *decl, Relation target, const char *stag
             appendStringInfoString(&sql, "))");
         }
         appendStringInfoChar(&sql, ')');
+    }
+    if (kind == kCountUnchanged) {
+        return sql.data;
     }
     appendStringInfo(&sql, " ON CONFLICT (%s) DO ", keys.data);
     if (updates.len > 0) {
@@ -112,11 +129,21 @@ static char *MergeSql(const Declaration *decl, Relation target, const char *stag
 void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 staged_rows, bool may_repeat,
                   MergeState *state) {
     bool filter = !state->skip_filter;
+    if (filter) {
+        // A look at the first rows: when few of them are unchanged, leaving the unchanged ones out costs more than
+        // it saves (a look-up per row), and the conditional update alone keeps them from being rewritten.
+        SPI_connect();
+        QuerySql(MergeSql(decl, target, staging, false, kCountUnchanged), 0, NULL, NULL, NULL);
+        int64 unchanged = pg_strtoint64(ResultText(0, 1, CurrentMemoryContext));
+        SPI_finish();
+        int64 probed = Min((int64)staged_rows, (int64)kProbeRows);
+        filter = unchanged * 5 >= probed;
+    }
     const char *doing = "merging the batch into the table";
     uint64 written = 0;
     bool merged = false;
     if (!may_repeat) {
-        char *sql = MergeSql(decl, target, staging, false, filter);
+        char *sql = MergeSql(decl, target, staging, false, filter ? kMergeChanged : kMergeAll);
         auto attempt = [&]() {
             SPI_connect();
             written = ExecuteSql(doing, sql);
@@ -131,14 +158,15 @@ void MergeStaging(const Declaration *decl, Relation target, const char *staging,
     }
     if (!merged) {
         SPI_connect();
-        written = ExecuteSql(doing, MergeSql(decl, target, staging, true, filter));
+        written = ExecuteSql(doing, MergeSql(decl, target, staging, true, filter ? kMergeChanged : kMergeAll));
         SPI_finish();
     }
-    // Mostly changed rows: the filter found little to leave out. Mostly unchanged ones (the conditional update
-    // skipped them, so fewer rows were written than staged): filter again.
-    if (filter && written * 10 >= staged_rows * 9) {
+    // Mostly changed rows: the filter found little to leave out, the next batches skip it (and its probe).
+    // Mostly unchanged ones (the conditional update skipped them, so fewer rows were written than staged): filter
+    // again.
+    if (written * 10 >= staged_rows * 9) {
         state->skip_filter = true;
-    } else if (!filter && written * 2 < staged_rows) {
+    } else if (written * 2 < staged_rows) {
         state->skip_filter = false;
     }
 }
