@@ -81,12 +81,16 @@ def main():
             db.execute("COPY bench.orders FROM %s WITH (FORMAT csv)" % ingest_bench.quote(copy_file))
         before = set(glob.glob(OUT_DIR + "/callgrind.out.*"))
         if args.workload == "copy":
-            pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
-            db.execute("COPY bench.orders FROM %s WITH (FORMAT csv)" % ingest_bench.quote(copy_file))
+            copy = cluster.connect(dbname="bench")  # a backend of its own: its profile is the COPY alone
+            pid = copy.execute("SELECT pg_backend_pid()").fetchone()[0]
+            copy.execute("COPY bench.orders FROM %s WITH (FORMAT csv)" % ingest_bench.quote(copy_file))
+            copy.close()
         elif args.workload.startswith("sql_"):
-            pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+            sql = cluster.connect(dbname="bench")  # a backend of its own: its profile is the SQL path alone
+            pid = sql.execute("SELECT pg_backend_pid()").fetchone()[0]
             sql_file = ingest_bench.data_path(args.rows, "csv", args.workload == "sql_changed", copy_csv=True)
-            ingest_bench.sql_staging(db, sql_file)
+            ingest_bench.sql_staging(sql, sql_file)
+            sql.close()
         else:
             db.execute("SELECT status FROM bulk_ingest_run('s', '__EARLIEST__')")
             pid = None
