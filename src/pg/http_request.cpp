@@ -1,5 +1,6 @@
 #include "pg/http_request.h"
 
+#include "core/prefetch.h"
 #include "core/request_header.h"
 #include "core/text.h"
 #include "pg/allowlist.h"
@@ -14,6 +15,10 @@ static int64 Bounded(int64 value, int64 limit) {
 }
 
 bool ShouldAbortTransfer() {
+    if (bulk_ingest::OnProducerThread()) {
+        // A read-ahead thread (prefetch.h) must not look at PostgreSQL's state: its consumer decides.
+        return bulk_ingest::ProducerShouldStop();
+    }
     return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 

@@ -1,9 +1,11 @@
 #include "pg/loader.h"
 
+#include "core/batch_keys.h"
 #include "core/copy_text.h"
 #include "core/error.h"
 #include "core/grow_buffer.h"
 #include "pg/guard.h"
+#include "pg/merge.h"
 #include "pg/rights.h"
 #include "pg/shared_state.h"
 #include "pg/sql.h"
@@ -12,11 +14,13 @@
 #include "pg/test_pause.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
+#include "storage/buffile.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -35,18 +39,22 @@ extern "C" {
 
 using pg_bulk_ingest::CallCore;
 using pg_bulk_ingest::CoreFailure;
+using pg_bulk_ingest::NewInMemoryContext;
 using pg_bulk_ingest::RaiseCoreFailure;
 using pg_bulk_ingest::TryCore;
 
 static const char *const kStagingTable = "bulk_ingest_stage";
 // A row buffer larger than this is given back after its row (the readers keep the same rule for their buffers).
 static const size_t kKeepRowBytes = (size_t)4 << 20;
-static const char *const kStagingRowColumn = "bulk_ingest_row";
+// Keys remembered per batch to tell whether it repeats one (8 bytes each): beyond, the merge sorts.
+static const size_t kMaxBatchKeys = 4 * 1024 * 1024;
 
-// With options.on_error = 'skip', the rows of the batch handed to COPY are also written to a temporary file, so that
-// a row COPY refuses can be taken out and the batch copied again without it (the rows came from the network and
-// cannot be read again). A clean batch pays for one sequential write of its rows; a batch with k refused rows is
-// copied k + 1 times.
+// The rows of a batch handed to COPY are also written to a temporary file when the batch may have to be copied again
+// (the rows came from the network and cannot be read again):
+//  - options.on_error = 'skip': a row COPY refuses is taken out and the batch copied again without it. A clean batch
+//    pays for one sequential write of its rows; a batch with k refused rows is copied k + 1 times;
+//  - an upsert loaded straight into the target (see LoadBatch): when a key conflicts, the batch is copied again from
+//    the spool into the staging table and merged.
 typedef struct SpoolEntry {
     off_t offset;  // in the spool file
     int32 len;
@@ -71,12 +79,12 @@ typedef struct Spool {
 typedef struct CopyFeed {
     BatchSource *source;
     CopyFromState cstate;
-    Spool *spool;           // on_error = 'skip': the batch's rows, for copying it again; NULL otherwise
-    bool staging;           // append the row's ordinal (for last-row-wins) as an extra field
-    int64 rows;             // rows handed to COPY in this attempt
-    int64 deleted;          // records of this batch that delete their row (options.deleted_path)
-    size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
-    MemoryContext row_cxt;  // reset for every row's watermark conversion
+    Spool *spool;                  // the batch's rows, for copying it again (see Spool); NULL otherwise
+    bulk_ingest::BatchKeys *keys;  // upserts: the keys of the batch, to tell whether one repeats; NULL otherwise
+    int64 rows;                    // rows handed to COPY in this attempt
+    int64 deleted;                 // records of this batch that delete their row (options.deleted_path)
+    size_t buffer_offset;          // bytes of *row_buffer already handed to COPY
+    MemoryContext row_cxt;         // reset for every row's watermark conversion
     // Maps COPY's line numbers back to lines of the response: runs of consecutive lines, one entry per run.
     uint64 *run_copy_line;
     uint64 *run_source_line;
@@ -255,8 +263,7 @@ static bool NextRow(CopyFeed *f) {
     size_t wm_source_len = 0;
     uint64 line = 0;
     uint64 consumed = 0;
-    int64 ordinal = read + 1;
-    bool staging = f->staging;
+    bulk_ingest::BatchKeys *keys = f->keys;
     bool skip = source->skip_bad_records;
     int wm_column = source->watermark->enabled ? source->decl->watermark_column : -1;
     CoreFailure failure;
@@ -332,11 +339,8 @@ static bool NextRow(CopyFeed *f) {
                 if (!deleted) {
                     bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
                 }
-                if (staging && !deleted) {
-                    std::string number = std::to_string(ordinal);
-                    buffer.back() = '\t';
-                    buffer.append(number.data(), number.size());
-                    buffer.push_back('\n');
+                if (keys != nullptr && !deleted) {
+                    keys->Add(reader);
                 }
                 if (wm_column >= 0 && !reader.Field(wm_column).is_null) {
                     wm_value = reader.Field(wm_column).text.data();
@@ -460,11 +464,13 @@ static void BatchErrorCallback(void *arg) {
     }
 }
 
+// The staging table of a batch. Created in the batch's transaction, it is filled in COPY's order (COPY skips the
+// free space map for it), so ctid order is arrival order: the merge keeps the last row of a key by it.
 static Oid CreateStagingTable(const Declaration *decl) {
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS, %s bigint) ON COMMIT DROP",
-                     kStagingTable, QuotedTargetName(decl), kStagingRowColumn);
+    appendStringInfo(&sql, "CREATE TEMPORARY TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP", kStagingTable,
+                     QuotedTargetName(decl));
     SPI_connect();
     ExecuteSqlCreatingTemp("creating the staging table of a batch", sql.data);
     SPI_finish();
@@ -472,35 +478,45 @@ static Oid CreateStagingTable(const Declaration *decl) {
     return RangeVarGetRelid(makeRangeVar((char *)"pg_temp", (char *)kStagingTable, -1), NoLock, false);
 }
 
-// Merges the staging table into the target: one row per key (the last one), replacing existing rows.
-static void MergeStaging(const Declaration *decl) {
-    StringInfoData columns, keys, updates, sql;
-    initStringInfo(&columns);
-    initStringInfo(&keys);
-    initStringInfo(&updates);
-    initStringInfo(&sql);
-    for (int i = 0; i < decl->ncolumns; i++) {
-        const char *name = quote_identifier(decl->columns[i].name);
-        appendStringInfo(&columns, "%s%s", i > 0 ? ", " : "", name);
-        if (decl->columns[i].primary_key) {
-            appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "", name);
-        } else {
-            appendStringInfo(&updates, "%s%s = excluded.%s", updates.len > 0 ? ", " : "", name, name);
-        }
+static bool IsUniqueViolation(const ErrorData *edata) {
+    return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION;
+}
+
+// Whether an upsert batch may first try COPY straight into the target: the run filled an empty table and no key
+// has conflicted yet, and the primary key is checked row by row (a deferred one would fail only at commit).
+static bool MayLoadDirectly(const BatchSource *source, Relation target) {
+    if (!source->load_directly) {
+        return false;
     }
-    appendStringInfo(&sql,
-                     "INSERT INTO %s AS t (%s) SELECT %s FROM (SELECT DISTINCT ON (%s) * FROM pg_temp.%s"
-                     " ORDER BY %s, %s DESC) s ON CONFLICT (%s) DO ",
-                     QuotedTargetName(decl), columns.data, columns.data, keys.data, kStagingTable, keys.data,
-                     kStagingRowColumn, keys.data);
-    if (updates.len > 0) {
-        appendStringInfo(&sql, "UPDATE SET %s", updates.data);
-    } else {
-        appendStringInfoString(&sql, "NOTHING");
+    Oid index_oid = RelationGetPrimaryKeyIndex(target);
+    if (!OidIsValid(index_oid)) {
+        return false;
     }
-    SPI_connect();
-    ExecuteSql("merging the batch into the table", sql.data);
-    SPI_finish();
+    Relation index = index_open(index_oid, AccessShareLock);
+    bool immediate = index->rd_index->indimmediate;
+    index_close(index, AccessShareLock);
+    return immediate;
+}
+
+// A spool for the rows of one batch, in the batch's memory context and resource owner (it outlives the
+// subtransactions of the batch's attempts).
+static void OpenSpool(Spool *spool) {
+    memset(spool, 0, sizeof(*spool));
+    spool->file = BufFileCreateTemp(false);
+    spool->at_end = true;
+    spool->max = 1024;
+    spool->entries = (SpoolEntry *)palloc(sizeof(SpoolEntry) * spool->max);
+    spool->max_handed = 1024;
+    spool->handed = (int64 *)palloc(sizeof(int64) * spool->max_handed);
+}
+
+// Makes the next attempt of the batch start over: the spool's rows first, then on from the reader.
+static void RestartAttempt(CopyFeed *state) {
+    state->rows = 0;
+    state->nruns = 0;
+    state->buffer_offset = 0;
+    state->spool->replay_next = 0;
+    state->source->row_buffer->clear();
 }
 
 static void ClearErrorPosition(BatchSource *source) {
@@ -511,9 +527,12 @@ static void ClearErrorPosition(BatchSource *source) {
     source->error_excerpt[0] = '\0';
 }
 
-// One COPY of the batch into copy_rel. Returns the rows copied.
-static uint64 CopyAttempt(CopyFeed *state, ParseState *pstate, Relation copy_rel, List *attnames, List *options) {
+// One COPY of the batch into copy_rel (the spool's rows first when an attempt replays them, then the reader's).
+// Returns the rows copied.
+static uint64 CopyAttempt(CopyFeed *state, Relation copy_rel, List *attnames, List *options) {
     ErrorContextCallback callback = {error_context_stack, BatchErrorCallback, state};
+    ParseState *pstate = make_parsestate(NULL);
+    addRangeTableEntryForRelation(pstate, copy_rel, RowExclusiveLock, NULL, false, false);
     uint64 rows = 0;
     PG_TRY();
     {
@@ -545,26 +564,15 @@ static bool IsRowError(const ErrorData *edata, const BatchSource *source) {
 
 // options.on_error = 'skip': copies the batch in a subtransaction; a row COPY refuses is rejected and the batch is
 // copied again without it, from the spool, then on from the reader.
-static uint64 CopySkippingBadRows(CopyFeed *state, ParseState *pstate, Relation copy_rel, List *attnames,
-                                  List *options) {
+static uint64 CopySkippingBadRows(CopyFeed *state, Relation copy_rel, List *attnames, List *options) {
     BatchSource *source = state->source;
     MemoryContext batch_cxt = CurrentMemoryContext;
     ResourceOwner batch_owner = CurrentResourceOwner;
     Spool spool;
-    memset(&spool, 0, sizeof(spool));
-    spool.file = BufFileCreateTemp(false);
-    spool.at_end = true;
-    spool.max = 1024;
-    spool.entries = (SpoolEntry *)palloc(sizeof(SpoolEntry) * spool.max);
-    spool.max_handed = 1024;
-    spool.handed = (int64 *)palloc(sizeof(int64) * spool.max_handed);
+    OpenSpool(&spool);
     state->spool = &spool;
     for (;;) {
-        state->rows = 0;
-        state->nruns = 0;
-        state->buffer_offset = 0;
-        spool.replay_next = 0;
-        source->row_buffer->clear();
+        RestartAttempt(state);
         ClearErrorPosition(source);
         MemoryContext attempt_cxt =
             AllocSetContextCreate(batch_cxt, "bulk_ingest copy attempt", ALLOCSET_DEFAULT_SIZES);
@@ -574,7 +582,7 @@ static uint64 CopySkippingBadRows(CopyFeed *state, ParseState *pstate, Relation 
         volatile uint64 rows = 0;
         PG_TRY();
         {
-            rows = CopyAttempt(state, pstate, copy_rel, attnames, options);
+            rows = CopyAttempt(state, copy_rel, attnames, options);
             ReleaseCurrentSubTransaction();
         }
         PG_CATCH();
@@ -621,34 +629,62 @@ static uint64 CopySkippingBadRows(CopyFeed *state, ParseState *pstate, Relation 
     }
 }
 
+// An upsert batch of a run that filled an empty table: COPY straight into the target, in a subtransaction. When every
+// key is new (the run filled the table and nobody else wrote the keys) the batch is loaded at COPY's own speed, with
+// no staging table and no merge. A key that exists, or repeats in the batch, stops it: it is rolled back, the batch
+// is copied again from the spool (and the rest of the response) into the staging table, *staging, which the caller
+// merges, and the run merges from then on. Returns the rows copied.
+static uint64 CopyDirectly(CopyFeed *state, Relation target, List *attnames, List *options, Relation *staging) {
+    BatchSource *source = state->source;
+    Spool spool;
+    OpenSpool(&spool);
+    state->spool = &spool;
+    uint64 rows = 0;
+    auto attempt = [&]() { rows = CopyAttempt(state, target, attnames, options); };
+    ErrorData *conflict = InSubtransaction(attempt, IsUniqueViolation);
+    if (conflict != NULL) {
+        FreeErrorData(conflict);
+        source->load_directly = false;
+        ClearErrorPosition(source);
+        RestartAttempt(state);
+        *staging = table_open(CreateStagingTable(source->decl), RowExclusiveLock);
+        rows = CopyAttempt(state, *staging, attnames, options);
+    }
+    BufFileClose(spool.file);
+    state->spool = NULL;
+    return rows;
+}
+
 int64 LoadBatch(BatchSource *source, Oid relid) {
     const Declaration *decl = source->decl;
     bool upsert = source->merge && DeclarationUpserts(decl);
     Relation target = table_open(relid, RowExclusiveLock);
     CheckCanLoad(decl, target, DeclarationUpserts(decl));
 
-    Relation copy_rel = target;
-    if (upsert) {
-        copy_rel = table_open(CreateStagingTable(decl), RowExclusiveLock);
-    }
-
     List *attnames = NIL;
     for (int i = 0; i < decl->ncolumns; i++) {
         attnames = lappend(attnames, makeString(pstrdup(decl->columns[i].name)));
     }
-    if (upsert) {
-        attnames = lappend(attnames, makeString(pstrdup(kStagingRowColumn)));
-    }
     // COPY must not decode our bytes with the session's client_encoding: they are UTF-8.
     List *options = list_make1(makeDefElem(pstrdup("encoding"), (Node *)makeString(pstrdup("UTF8")), -1));
-
-    ParseState *pstate = make_parsestate(NULL);
-    addRangeTableEntryForRelation(pstate, copy_rel, RowExclusiveLock, NULL, false, false);
 
     CopyFeed state;
     memset(&state, 0, sizeof(state));
     state.source = source;
-    state.staging = upsert;
+    if (upsert) {
+        state.keys = NewInMemoryContext<bulk_ingest::BatchKeys>([decl] {
+            std::vector<size_t> key_columns;
+            for (int i = 0; i < decl->ncolumns; i++) {
+                if (decl->columns[i].primary_key) {
+                    key_columns.push_back((size_t)i);
+                }
+            }
+            return new bulk_ingest::BatchKeys(std::move(key_columns), kMaxBatchKeys);
+        });
+    }
+    // (Not with on_error = 'skip': its attempts would have to tell conflicts from refused rows. Such a batch goes
+    // through the staging table.)
+    bool direct = upsert && !source->skip_bad_records && MayLoadDirectly(source, target);
     state.maxruns = 16;
     state.run_copy_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
     state.run_source_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
@@ -668,10 +704,17 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
         elog(ERROR, "pg_bulk_ingest: a batch is already being loaded in this backend");
     }
     uint64 rows = 0;
-    if (!source->skip_bad_records) {
-        rows = CopyAttempt(&state, pstate, copy_rel, attnames, options);
+    Relation staging = NULL;
+    if (direct) {
+        rows = CopyDirectly(&state, target, attnames, options, &staging);
     } else {
-        rows = CopySkippingBadRows(&state, pstate, copy_rel, attnames, options);
+        Relation copy_rel = target;
+        if (upsert) {
+            staging = table_open(CreateStagingTable(decl), RowExclusiveLock);
+            copy_rel = staging;
+        }
+        rows = source->skip_bad_records ? CopySkippingBadRows(&state, copy_rel, attnames, options)
+                                        : CopyAttempt(&state, copy_rel, attnames, options);
     }
     source->deleted_records = state.deleted;
 
@@ -682,11 +725,13 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     if (rows > 0) {
         PausePoint(PAUSE_AFTER_COPY);
     }
-    if (upsert) {
-        table_close(copy_rel, NoLock);
+    if (staging != NULL) {
+        table_close(staging, NoLock);
         if (rows > 0) {
+            bool may_repeat = true;
+            CallCore([&] { may_repeat = state.keys->MayRepeat(); });
             PausePoint(PAUSE_BEFORE_MERGE);
-            MergeStaging(decl);
+            MergeStaging(decl, target, kStagingTable, rows, may_repeat, &source->merge_state);
             PausePoint(PAUSE_AFTER_MERGE);
         }
     }

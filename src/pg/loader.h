@@ -14,6 +14,7 @@
 
 #include "pg/declaration.h"
 #include "core/grow_buffer.h"
+#include "pg/merge.h"
 #include "core/record_reader.h"
 
 extern "C" {
@@ -51,6 +52,10 @@ typedef struct BatchSource {
     int64 max_rows;
     bool merge;        // merge upserted rows into the table (false: the table is being rebuilt, rows are appended)
     bool end_of_page;  // set when the reader reached the end of the response
+    MergeState merge_state;  // what the run's merges learnt (zeroed with the run)
+    // Upserts try COPY straight into the target first (the run filled a new or empty table, and no key has
+    // conflicted since): set by the run, cleared by the first conflict.
+    bool load_directly;
     WatermarkState *watermark;
     uint64 bytes_reported;  // bytes of the response already counted in the progress slot
     // Set when the batch failed because the HTTP transfer broke (so that the page may be retried).

@@ -145,6 +145,7 @@ void PlanRebuild(const Declaration *decl, const TargetState *target, bool first_
     } else if (first_batch && !target->partitioned && TableIsEmpty(target->relid)) {
         plan->reason = created ? "the table is new" : "the table is empty";
         plan->copy_rows = true;  // rows another session adds meanwhile are not lost
+        plan->empty = true;
         fast_path = true;
     }
     if (plan->reason == NULL) {

@@ -19,6 +19,7 @@ typedef struct RebuildPlan {
     const char *reason;  // why the batch rebuilds the target; NULL when it loads into the table in place
     Oid old_relid;
     bool copy_rows;  // copy the old table's rows into the new one (not in replace mode)
+    bool empty;      // the fast path: the table is new or empty, so the run's rows are the only ones in it
 } RebuildPlan;
 
 // Whether this run replaces its target's contents with its first batch (delete => 'before_first_batch').

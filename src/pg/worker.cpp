@@ -29,6 +29,7 @@
 #include "pg/window.h"
 #include "pg/worker.h"
 #include "core/paginator.h"
+#include "core/prefetch.h"
 #include "core/rate_limit.h"
 #include "core/request_options.h"
 #include "core/resume_state.h"
@@ -193,6 +194,8 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
         memset(&stats, 0, sizeof(stats));
         run->relid = CompleteRebuild(decl, &plan, load_into, &stats);
         RecordRebuild(run->run_id, plan.reason, stats.attempts, stats.wait_ms);
+        // The table holds this batch's rows only: the next batches try COPY straight into it (see LoadBatch).
+        source->load_directly = plan.empty;
     }
     int64 deleted = source->deleted_records > 0 ? ApplyDeletes(decl, source) : 0;
     ProgressSetPhase("committing", NULL);
@@ -450,10 +453,17 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         body = NewInMemoryContext<bulk_ingest::TranscodingSource>(
             [&] { return new bulk_ingest::TranscodingSource(*stream, charset); });
     }
-    bulk_ingest::RecordReader *reader = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
+    bulk_ingest::RecordReader *records = NewInMemoryContext<bulk_ingest::RecordReader>([&] {
         return bulk_ingest::MakeRecordReader(run->row->format, *body, DeclaredColumnSpecs(decl), *decl->options,
                                              (size_t)bulk_ingest_max_record_size * 1024)
             .release();
+    });
+    // The transfer and the parsing run on a thread of their own, ahead of COPY (deleted before the reader, the
+    // stream and the transcoder it reads: a memory context's objects go in reverse order of creation).
+    bulk_ingest::PrefetchingReader *reader = NewInMemoryContext<bulk_ingest::PrefetchingReader>([&] {
+        bulk_ingest::PrefetchOptions prefetch;
+        prefetch.should_abort = ShouldAbortTransfer;
+        return new bulk_ingest::PrefetchingReader(*records, prefetch);
     });
     BatchSource *source = &run->batch_source;
     source->reader = reader;
@@ -488,7 +498,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     MemoryContextSwitchTo(page_cxt);
     bulk_ingest::PageInfo *body_values =
         NewInMemoryContext<bulk_ingest::PageInfo>([] { return new bulk_ingest::PageInfo(); });
-    CallCore([&] { bulk_ingest::ReadBodyPaginationValues(*reader, *decl->options, body_values); });
+    CallCore([&] { bulk_ingest::ReadBodyPaginationValues(reader->Inner(), *decl->options, body_values); });
     outcome.body_value = CallCoreForText(run_cxt, [&] { return body_values->body_value; });
     outcome.has_more = CallCoreForText(run_cxt, [&] { return body_values->has_more; });
     outcome.total = CallCoreForText(run_cxt, [&] { return body_values->total; });

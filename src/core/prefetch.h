@@ -1,0 +1,139 @@
+// A RecordReader that reads ahead on a thread of its own, so that the transfer and the parsing of a response
+// (libcurl, the JSON/CSV reader, charset conversion) run on one core while PostgreSQL's COPY runs on another.
+//
+// The producer thread runs the wrapped reader and copies each record's declared values into blocks, handed over
+// through a bounded queue (at most max_blocks blocks of about block_bytes: the read-ahead is bounded however large
+// the response is). The consumer (the backend's main thread) calls Next()/Field() as on any reader. Nothing on the
+// producer thread touches PostgreSQL: the wrapped reader and its byte sources are PostgreSQL-free, and the byte
+// source's abort check asks ProducerShouldStop() there (see below) instead of PostgreSQL's interrupt flags.
+//
+// Errors cross as data: the producer catches whatever the reader throws and stores it after the last good
+// record; the consumer receives every record before it, then the same exception is rethrown on the consumer's
+// thread. A record the reader refused but can step over (a RecordError that is not a FatalRecordError) is an entry
+// of its own, and the producer goes on: the consumer may skip it (options.on_error = 'skip') and read on. What the
+// consumer may ask after an error (PositionReached, RecordText) is taken on the producer when the error happens.
+// No exception and no longjmp crosses the thread boundary; PostgreSQL signals are blocked on the producer.
+//
+// Destroying the reader (a page's end, a cancel, an error: the owning memory context is reset) stops the producer
+// and joins it; a producer blocked in the network notices within the byte source's abort-check interval.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "record_reader.h"
+
+namespace bulk_ingest {
+
+// On a producer thread: whether its consumer asked it to stop. Byte sources ask it whenever they are about to wait
+// for the network, which is also when the records read so far are handed over. False on any other thread.
+bool ProducerShouldStop();
+// Whether the calling thread is a producer thread of a PrefetchingReader.
+bool OnProducerThread();
+
+struct PrefetchOptions {
+    size_t block_bytes = 256 * 1024;  // a block is handed over once its values reach this size
+    size_t max_block_records = 4096;  // ... or this many records
+    size_t max_blocks = 8;            // blocks read ahead at most
+    long wait_check_interval_ms = 100;
+    // Asked (on the consumer's thread) while it waits for the producer: true stops with Interrupted.
+    std::function<bool()> should_abort;
+};
+
+class PrefetchingReader final : public RecordReader {
+  public:
+    // inner must outlive this reader and must not be used by anyone else until Next() returned false or threw.
+    PrefetchingReader(RecordReader &inner, PrefetchOptions options);
+    ~PrefetchingReader() override;
+    PrefetchingReader(const PrefetchingReader &) = delete;
+    PrefetchingReader &operator=(const PrefetchingReader &) = delete;
+
+    bool Next() override;
+    const FieldValue &Field(size_t column) const override { return fields_[column]; }
+    size_t ColumnCount() const override { return columns_; }
+    std::string_view SourceText(size_t column) const override { return source_texts_[column]; }
+    uint64_t Line() const override { return line_; }
+    uint64_t BytesConsumed() const override { return consumed_; }
+    uint64_t PositionReached() const override { return position_; }
+    std::string_view RecordText() const override { return record_text_; }
+
+    // The wrapped reader, for what only it can tell (captured body values), once Next() has returned false.
+    RecordReader &Inner() { return inner_; }
+
+    // On the producer thread, from ProducerShouldStop(): the reader waits for the network.
+    void OnProducerWait();
+    bool StopRequested() const { return stop_.load(std::memory_order_relaxed); }
+
+  private:
+    struct Record {
+        uint64_t line;
+        uint64_t consumed;
+        uint32_t first_value;  // its first value in offsets/lengths
+        bool source_texts;     // columns more values follow its own: the source's texts (SourceText)
+        int32_t refused;       // >= 0: a record the reader refused, errors[refused]; it has no values
+    };
+    // What the consumer needs of a reader's error: the exception, and what PositionReached/RecordText said then.
+    struct Failure {
+        std::exception_ptr error;
+        uint64_t position = 0;
+        std::string record_text;
+    };
+    struct Block {
+        std::string text;               // the values of its records, one after the other
+        std::vector<uint32_t> offsets;  // per value: start in text
+        std::vector<uint32_t> lengths;  // per value: length, or UINT32_MAX for NULL
+        std::vector<Record> records;
+        std::vector<Failure> refused;  // the errors of the records the reader refused and stepped over
+        bool end = false;              // the reader's end: no record follows
+        Failure failure;               // the reader threw after the records of this block, and cannot go on
+        uint64_t end_consumed = 0;     // BytesConsumed() at the end
+        // Empties it for reuse; a block that grew far beyond block_bytes (a long record) gives its memory back.
+        void Clear(size_t block_bytes);
+    };
+    void AddValues(Block &block, bool source);
+    void Expose(const Failure &failure);
+
+    void Produce();
+    void ProduceBlocks();
+    void Stop();
+    std::unique_ptr<Block> TakeFreeBlock();
+
+    std::unique_ptr<Block> block_;  // the block the producer fills (producer thread only)
+
+    RecordReader &inner_;
+    PrefetchOptions options_;
+    size_t columns_;
+
+    std::mutex mutex_;
+    std::condition_variable ready_;  // a block was queued (consumer waits)
+    std::condition_variable space_;  // a block was taken, or stop (producer waits)
+    std::deque<std::unique_ptr<Block>> queue_;
+    std::vector<std::unique_ptr<Block>> free_;
+    std::atomic<bool> stop_{false};
+    std::exception_ptr fatal_;  // the producer failed outside the reader (out of memory)
+    std::thread thread_;
+    bool started_ = false;
+    bool finished_ = false;  // the consumer saw the end or the failure
+
+    // The consumer's current block and record.
+    std::unique_ptr<Block> current_;
+    size_t next_record_ = 0;
+    std::vector<FieldValue> fields_;
+    std::vector<std::string_view> source_texts_;
+    uint64_t line_ = 0;
+    uint64_t consumed_ = 0;
+    uint64_t position_ = 1;    // PositionReached(): the record after the last one handed over, or an error's
+    std::string record_text_;  // RecordText() of the last error, "" otherwise
+};
+
+}  // namespace bulk_ingest
