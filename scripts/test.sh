@@ -73,7 +73,7 @@ fi
 # ---- 2. formatting (clang-format, the repository's .clang-format): C++ that is not formatted fails the suite
 format_check() {
     local files
-    files=$(git ls-files 'src/*.cpp' 'src/*.h' 'test/*.cpp' 'test/*.h' 'bench/*.cpp' 2>/dev/null || find src test bench \( -name '*.cpp' -o -name '*.h' \))
+    files=$(git ls-files 'src/*.cpp' 'src/*.h' 'test/*.cpp' 'test/*.h' 'bench/*.cpp' 'fuzz/*.cpp' 'fuzz/*.h' 2>/dev/null || find src test bench \( -name '*.cpp' -o -name '*.h' \))
     # shellcheck disable=SC2086
     clang-format --dry-run --Werror $files
 }

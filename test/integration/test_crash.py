@@ -246,7 +246,8 @@ def kill(db, kind, pid):
 
 
 @pytest.mark.parametrize("mode,point,kind", MATRIX, ids=["%s-%s-%s" % c for c in MATRIX])
-def test_a_kill_at_a_point_loses_nothing_and_loads_nothing_twice(crash_cluster, server, mode, point, kind):
+def test_a_kill_at_a_point_loses_nothing_and_loads_nothing_twice(crash_cluster, server, mode, point, kind,
+                                                                  expect_log):
     db = Crash(crash_cluster)
     wait_until_up(crash_cluster)
     wait_for_launcher(crash_cluster)
@@ -267,6 +268,10 @@ def test_a_kill_at_a_point_loses_nothing_and_loads_nothing_twice(crash_cluster, 
         caller.start()
     pid = paused_pid(db, point)
     killed = kill(db, kind, pid)
+    if killed is not None:
+        # The kill and the crash recovery it causes are this test's own (the check below: no other process died).
+        expect_log(r"\(PID %d\) was terminated by signal 9" % killed, r"terminating any other active server processes",
+                   r"all server processes terminated; reinitializing")
     reader.stop()
     wait_until_up(crash_cluster)
     wait_for_launcher(crash_cluster)
