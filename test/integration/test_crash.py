@@ -61,6 +61,18 @@ def crash_cluster(make_cluster):
     c.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_pause_left(request):
+    """A failed test must not leave its pause point set for the next ones (their runs would stop there)."""
+    yield
+    if "crash_cluster" in request.fixturenames:
+        cluster = request.getfixturevalue("crash_cluster")
+        if cluster.is_running():
+            wait_until_up(cluster)
+            with cluster.connect(dbname=DBNAME) as conn:
+                conn.execute("ALTER DATABASE %s RESET bulk_ingest.test_pause_at" % DBNAME)
+
+
 class Crash:
     """The crash database, through a new connection per statement (connections do not survive a crash)."""
 
@@ -231,14 +243,31 @@ class Reader(threading.Thread):
         self.join(10)
 
 
+def wait_for_recovery(cluster, offset, timeout=60):
+    """After a SIGKILL: waits until the postmaster has noticed it, reset every backend and is ready again (until then
+    connections may still succeed, then fail with "the database system is in recovery mode")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = cluster.log_since(offset)
+        reset = log.find("all server processes terminated; reinitializing")
+        if reset >= 0 and "database system is ready to accept connections" in log[reset:]:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("the server did not recover from the kill; log:\n%s" % log[-3000:])
+        time.sleep(0.05)
+
+
 def kill(db, kind, pid):
     cluster = db.cluster
+    offset = cluster.log_offset()
     if kind == "worker":
         os.kill(pid, signal.SIGKILL)
+        wait_for_recovery(cluster, offset)
         return pid
     if kind == "launcher":
         launcher = db.scalar("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest launcher'")
         os.kill(launcher, signal.SIGKILL)
+        wait_for_recovery(cluster, offset)
         return launcher
     cluster.stop(mode="immediate")
     cluster.start()
