@@ -144,6 +144,7 @@ void PrefetchingReader::ProduceBlocks() {
                     AddValues(*block, true);
                 }
                 block->records.push_back(record);
+                inner_.ReleaseRecord();  // the values are in the block: a long record is not held twice
             }
         } catch (const FatalRecordError &) {
             if (stop_.load(std::memory_order_relaxed)) {
@@ -268,6 +269,18 @@ bool PrefetchingReader::Next() {
     }
     position_ = line_ + 1;  // (an approximation for NDJSON records of several lines: the reader's own is exact)
     return true;
+}
+
+void PrefetchingReader::ReleaseRecord() noexcept {
+    // The last record of a block that a long record made large: its memory goes now, not when the block is reused.
+    if (current_ != nullptr && next_record_ == current_->records.size() &&
+        current_->text.capacity() > 4 * options_.block_bytes) {
+        std::string().swap(current_->text);
+        for (size_t i = 0; i < columns_; i++) {
+            fields_[i] = FieldValue{true, {}};
+            source_texts_[i] = std::string_view();
+        }
+    }
 }
 
 void PrefetchingReader::AddValues(Block &block, bool source) {

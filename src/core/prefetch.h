@@ -44,7 +44,7 @@ bool OnProducerThread();
 struct PrefetchOptions {
     size_t block_bytes = 256 * 1024;  // a block is handed over once its values reach this size
     size_t max_block_records = 4096;  // ... or this many records
-    size_t max_blocks = 8;            // blocks read ahead at most
+    size_t max_blocks = 4;            // blocks read ahead at most
     long wait_check_interval_ms = 100;
     // Asked (on the consumer's thread) while it waits for the producer: true stops with Interrupted.
     std::function<bool()> should_abort;
@@ -66,6 +66,7 @@ class PrefetchingReader final : public RecordReader {
     uint64_t BytesConsumed() const override { return consumed_; }
     uint64_t PositionReached() const override { return position_; }
     std::string_view RecordText() const override { return record_text_; }
+    void ReleaseRecord() noexcept override;
 
     // The wrapped reader, for what only it can tell (captured body values), once Next() has returned false.
     RecordReader &Inner() { return inner_; }

@@ -33,8 +33,10 @@ extern "C" {
 
 static const int kProgressIntervalMs = 5000;
 // How often the caller looks at what its worker waits for. Reading the worker's wait event is a load from shared
-// memory; the lock graph is only walked while the worker waits for a lock.
-static const long kWatchIntervalMs = 100;
+// memory; the lock graph is only walked while the worker waits for a lock. Often, because a swap waits for its lock
+// in short attempts (bulk_ingest.lock_timeout) between pauses of up to a second: a wait on the caller is seen only
+// by a look that falls inside an attempt.
+static const long kWatchIntervalMs = 20;
 // The most processes walked through when looking for the caller among the worker's blockers.
 static const int kMaxBlockersWalked = 64;
 // How long a caller waits for the worker it stopped to record the run and exit.
