@@ -5,7 +5,7 @@ MODULE_big = pg_bulk_ingest
 DATA = $(wildcard extension/pg_bulk_ingest--*.sql)
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
-PG_SRCS = $(wildcard src/pg/*.cpp)
+PG_SRCS = $(wildcard src/pg/*.cpp src/pg/*/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 EXTRA_CLEAN = $(OBJS:.o=.d)

@@ -4,11 +4,11 @@
 // adds the launcher (schedules, bulk_ingest_start), the settings and the progress view.
 #include "pg/pg_prelude.h"
 
-#include "pg/launcher_registry.h"
-#include "pg/pacing.h"
-#include "pg/supervisor.h"
+#include "pg/worker/launcher_registry.h"
+#include "pg/http/pacing.h"
+#include "pg/worker/supervisor.h"
 #include "pg/settings.h"
-#include "pg/shared_state.h"
+#include "pg/worker/shared_state.h"
 
 extern "C" {
 #include "catalog/objectaccess.h"

@@ -1,9 +1,9 @@
 #include "pg/pg_prelude.h"
 
 #include "pg/settings.h"
-#include "pg/test_pause.h"
+#include "pg/worker/test_pause.h"
 
-#include "pg/allowlist.h"
+#include "pg/http/allowlist.h"
 
 #include <climits>
 
