@@ -89,7 +89,7 @@ TEST(PagesAhead, TakesThePagesInOrderAndDropsThemAllOnAMismatch) {
     EXPECT_TRUE(ahead.Has(port.Url("/p?page=3"), ""));
     EXPECT_FALSE(ahead.Has(port.Url("/p?page=3"), "{\"page\": 3}"));
     EXPECT_FALSE(ahead.Select(port.Url("/p?page=3"), ""));  // page 2 is first in line: not page 3's turn
-    EXPECT_EQ(ahead.Size(), 0u);                              // ... and the guesses after it are dropped
+    EXPECT_EQ(ahead.Size(), 0u);                            // ... and the guesses after it are dropped
     ahead.Push(std::make_unique<RequestAhead>(Stream(port.Url("/p?page=5")), "", 0));
     ASSERT_TRUE(ahead.Select(port.Url("/p?page=5"), ""));
     std::unique_ptr<HttpStream> stream(ahead.TakeSelected(nullptr));
