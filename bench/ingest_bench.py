@@ -5,6 +5,7 @@
     /usr/bin/python3 bench/ingest_bench.py --10m            # 10M rows
     /usr/bin/python3 bench/ingest_bench.py --formats ndjson --workloads first_load,reingest_same --repeat 5
     /usr/bin/python3 bench/ingest_bench.py --latency-only   # the latency-bound pagination workloads alone
+    /usr/bin/python3 bench/ingest_bench.py --no-change-rows 10000000   # a run with nothing new over 10M rows
 
 Every workload loads the same rows into `bench.orders (id bigint primary key, customer text NOT NULL,
 amount numeric(12,2), updated_at timestamptz, details jsonb)` with the defaults a user keeps (bulk_ingest_register
@@ -389,6 +390,28 @@ class Bench:
             self.reset(content)
             self.measure(fmt, workload, action, pid_of)
 
+    def no_change_block(self, rows):
+        """A run with nothing new over a table of `rows` rows (filled by generate_series, no data files) and over a
+        table of 1 row: the milliseconds a no-change run costs beyond its HTTP request, and whether they grow with
+        the table."""
+        self.register("no_change_big", "ndjson", "/empty")
+        for size in (1, rows):
+            self.db.execute("TRUNCATE bench.orders")
+            self.db.execute("INSERT INTO bench.orders SELECT i, 'customer-' || (i %% 5000), (i %% 10000000) / 100.0,"
+                            " timestamptz '2026-01-01' + i * interval '1 second', '{\"n\": 1}'"
+                            " FROM generate_series(1, %d) i" % size)
+            self.db.execute("VACUUM (ANALYZE) bench.orders")
+            self.db.execute("CHECKPOINT")
+            self.run_source("no_change_big")()  # a first run: the catalog caches of the worker's session are cold
+            for _ in range(self.args.repeat):
+                self.wait_workers_gone()
+                started = time.monotonic()
+                self.run_source("no_change_big")()
+                elapsed = time.monotonic() - started
+                self.samples.setdefault(("no_change_rows", "%d" % size), []).append({"seconds": elapsed})
+                print("  no_change over %d rows: %.1f ms" % (size, elapsed * 1000), flush=True)
+        self.db.execute("TRUNCATE bench.orders")
+
     def latency_block(self):
         base = {"batch_rows": 100000}
         self.register("lat_nodelay", "ndjson", "/pages/link-nodelay?page=0", options=base)
@@ -460,6 +483,15 @@ def report(bench, args):
                 "%d" % statistics.median(upd) if upd else "(rebuilt)"))
             if workload != "no_change":
                 chart.append((fmt, workload, rate, copy_rate))
+    big = {k[1]: v for k, v in bench.samples.items() if k[0] == "no_change_rows"}
+    if big:
+        out("")
+        out("A run with nothing new (an empty response), over a table of N rows: median of %d" % args.repeat)
+        out("")
+        out("| rows in the table | ms per run |")
+        out("|---|---|")
+        for size, s in sorted(big.items(), key=lambda kv: int(kv[0])):
+            out("| {:,} | {:.1f} |".format(int(size), median(s, "seconds") * 1000))
     lat = {k[1]: v for k, v in bench.samples.items() if k[0] == "latency"}
     if lat:
         out("")
@@ -529,6 +561,9 @@ def main():
                         help="the workloads of the formats after the first (default: the same as the first's)")
     parser.add_argument("--latency", action="store_true", help="also the latency-bound pagination workloads")
     parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument("--no-change-rows", type=int, default=0, metavar="N",
+                        help="also a run with nothing new over a table of N rows (filled without data files) and over "
+                             "one of 1 row, e.g. 10000000")
     parser.add_argument("--chart", help="write a PNG chart of rows/s per workload there")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting of the benchmark's cluster (repeatable), e.g. autovacuum=off")
@@ -545,6 +580,8 @@ def main():
             parser.error("unknown workload %s" % w)
     if args.latency_only:
         args.workloads, args.formats, args.latency = [], [], True
+    if args.no_change_rows and args.workloads == WORKLOADS and args.formats == FORMATS and not args.latency:
+        args.workloads, args.formats = [], []  # --no-change-rows alone: that block only
     args.load_before = open("/proc/loadavg").read().split()[:3]
     args.load_before = " ".join(args.load_before)
 
@@ -562,6 +599,8 @@ def main():
                 bench.format_block(fmt)
             if args.latency:
                 bench.latency_block()
+        if args.no_change_rows:
+            bench.no_change_block(args.no_change_rows)
         report(bench, args)
     finally:
         bench.cluster.destroy()

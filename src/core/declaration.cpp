@@ -270,6 +270,10 @@ void CheckIndexColumns(const std::vector<IndexDecl> &indexes, const std::vector<
     }
 }
 
+namespace {
+constexpr int64_t kMaxConcurrency = 16;
+}  // namespace
+
 SourceOptions ParseSourceOptions(const std::string &options_json) {
     rapidjson::Document doc = ParseJson("options", options_json);
     if (!doc.IsObject()) {
@@ -345,6 +349,12 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             } else {
                 options.max_retries = static_cast<int>(value.GetInt64());
             }
+        } else if (key == "concurrency") {
+            if (!value.IsInt64() || value.GetInt64() < 1 || value.GetInt64() > kMaxConcurrency) {
+                throw Error("options: \"concurrency\" must be an integer from 1 to " + std::to_string(kMaxConcurrency) +
+                            " (the requests in flight at once)");
+            }
+            options.concurrency = static_cast<int>(value.GetInt64());
         } else if (key == "records_path") {
             if (!value.IsString()) {
                 throw Error("options: \"records_path\" must be a JSON Pointer string, such as \"/data/items\"");
@@ -405,11 +415,25 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
             }
             options.schedule = std::string(value.GetString(), value.GetStringLength());
         } else {
-            std::vector<std::string> known = {
-                "basic_auth",          "batch_rows",        "connect_timeout_ms", "csv",         "headers",
-                "high_watermark_path", "indexes",           "max_pages",          "max_rejects", "max_response_bytes",
-                "max_retries",         "max_retry_time_ms", "on_error",           "pagination",  "partition_by",
-                "records_path",        "schedule",          "timeout_ms"};
+            std::vector<std::string> known = {"basic_auth",
+                                              "batch_rows",
+                                              "concurrency",
+                                              "connect_timeout_ms",
+                                              "csv",
+                                              "headers",
+                                              "high_watermark_path",
+                                              "indexes",
+                                              "max_pages",
+                                              "max_rejects",
+                                              "max_response_bytes",
+                                              "max_retries",
+                                              "max_retry_time_ms",
+                                              "on_error",
+                                              "pagination",
+                                              "partition_by",
+                                              "records_path",
+                                              "schedule",
+                                              "timeout_ms"};
             known.insert(known.end(), kRequestOptionKeys.begin(), kRequestOptionKeys.end());
             std::sort(known.begin(), known.end());
             throw Error("options: unknown key \"" + key + "\"; known keys: " + Join(known));
@@ -439,6 +463,16 @@ SourceOptions ParseSourceOptions(const std::string &options_json) {
     }
     if (request.method == "POST" && !request.body) {
         request.body = "{}";
+    }
+    if (options.concurrency > 1 && options.pagination.type != PaginationType::kOffset &&
+        options.pagination.type != PaginationType::kPage) {
+        // The next URL of the other types is only known once the page before it is read.
+        throw Error(std::string("options: \"concurrency\" applies to \"offset\" and \"page\" pagination, whose next "
+                                "pages are known before a page is read; with ") +
+                    (options.pagination_given ? "\"" + std::string(PaginationTypeName(options.pagination.type)) + "\""
+                                              : "the default pagination (Link headers)") +
+                    " pagination each page says where the next one is, and the next page is already requested while "
+                    "a page is loaded");
     }
     if (!options.high_watermark_header.empty() && (options.pagination_given || options.max_pages > 0)) {
         // The header of the first page versions that page only: with more pages, a 304 of the first page would hide

@@ -49,8 +49,9 @@ struct SourceOptions {
     PaginationSpec pagination = LinkHeaderPagination();  // how the next page is found (default: Link headers)
     bool pagination_given = false;                       // options.pagination was declared
     int64_t max_pages = 0;                               // the most pages of one run; 0 = no limit
-    int max_retries = 5;                                 // retries of one failed request
-    int64_t max_retry_time_ms = 600000;                  // the attempts and waits of one page, from its first request
+    int concurrency = 1;  // offset and page pagination: requests in flight at once (the page being read included)
+    int max_retries = 5;  // retries of one failed request
+    int64_t max_retry_time_ms = 600000;  // the attempts and waits of one page, from its first request
     bool skip_bad_records = false;  // options.on_error: "abort" (false) or "skip" (rejects go to bulk_ingest.rejects)
     int64_t max_rejects = 1000;     // on_error "skip": the most records a run may reject
     int64_t connect_timeout_ms = 10000;  // connecting to the server, TLS included

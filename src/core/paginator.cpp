@@ -533,6 +533,36 @@ std::optional<std::string> Paginator::Next(const PageInfo &page) {
     return next;
 }
 
+std::vector<std::pair<std::string, std::vector<BodyParameter>>> Paginator::PredictFullPages(
+    size_t n, uint64_t records_per_page) const {
+    std::vector<std::pair<std::string, std::vector<BodyParameter>>> predicted;
+    if (spec_.type != PaginationType::kOffset && spec_.type != PaginationType::kPage) {
+        return predicted;
+    }
+    const uint64_t records = spec_.limit > 0 ? static_cast<uint64_t>(spec_.limit) : records_per_page;
+    if (records == 0) {
+        return predicted;
+    }
+    Paginator ahead = *this;
+    PageInfo full;
+    full.records = records;
+    if (!spec_.has_more_path.empty()) {
+        full.has_more = "true";
+    }
+    try {
+        for (size_t i = 0; i < n; i++) {
+            std::optional<std::string> next = ahead.Next(full);
+            if (!next) {
+                break;
+            }
+            predicted.emplace_back(*next, ahead.BodyParameters());
+        }
+    } catch (const Error &) {
+        // (a total not declared yet, say: the pages are then requested one after the other)
+    }
+    return predicted;
+}
+
 PaginationSpec LinkHeaderPagination() {
     PaginationSpec spec;
     spec.type = PaginationType::kLinkHeader;

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace bulk_ingest {
@@ -120,6 +121,14 @@ class Paginator {
     // body) is invalid or not http(s), when a next URL or a cursor repeats an earlier one of the run, and when a
     // declared has_more/total value is missing or not what it should be.
     std::optional<std::string> Next(const PageInfo &page);
+
+    // offset and page pagination: the requests (URL, body parameters) of the n pages after the one being read, if
+    // each of them is full: the page being read and every one after it has `limit` records (records_per_page when
+    // no limit is declared, e.g. the size of the pages so far). Fewer when the pagination would stop before (the
+    // declared total or page count is reached, max_pages), none for the other types or when Next() would throw.
+    // A prediction only: whoever sends these requests checks each against what Next() says once its page is read.
+    std::vector<std::pair<std::string, std::vector<BodyParameter>>> PredictFullPages(size_t n,
+                                                                                     uint64_t records_per_page) const;
 
     int64_t Pages() const { return pages_; }  // pages passed to Next
     bool Done() const { return done_; }

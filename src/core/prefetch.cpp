@@ -10,8 +10,8 @@ namespace bulk_ingest {
 
 namespace {
 
-// The PrefetchingReader whose producer runs on this thread (nullptr elsewhere).
-thread_local PrefetchingReader *producer = nullptr;
+// The producer that runs on this thread (nullptr elsewhere).
+thread_local ProducerThread *producer = nullptr;
 
 constexpr uint32_t kNull = UINT32_MAX;
 
@@ -27,6 +27,24 @@ bool ProducerShouldStop() {
 
 bool OnProducerThread() {
     return producer != nullptr;
+}
+
+void SetProducerThread(ProducerThread *thread) {
+    producer = thread;
+}
+
+std::thread StartThreadWithoutSignals(std::function<void()> body) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+        std::thread thread(std::move(body));
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        return thread;
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        throw;
+    }
 }
 
 void PrefetchingReader::OnProducerWait() {
@@ -104,7 +122,7 @@ std::unique_ptr<PrefetchingReader::Block> PrefetchingReader::TakeFreeBlock() {
 }
 
 void PrefetchingReader::Produce() {
-    producer = this;
+    SetProducerThread(this);
     try {
         ProduceBlocks();
     } catch (...) {
@@ -127,6 +145,13 @@ void PrefetchingReader::ProduceBlocks() {
             // Next() may have handed the block over (OnProducerWait) and started another.
             Block *block = block_.get();
             if (!more) {
+                if (options_.on_end) {
+                    try {
+                        options_.on_end(inner_, records_read_);
+                    } catch (...) {
+                        // (only a head start is lost: the consumer makes the next request itself)
+                    }
+                }
                 block->end = true;
                 block->end_consumed = inner_.BytesConsumed();
                 last = true;
@@ -145,6 +170,7 @@ void PrefetchingReader::ProduceBlocks() {
                 }
                 block->records.push_back(record);
                 inner_.ReleaseRecord();  // the values are in the block: a long record is not held twice
+                records_read_++;
             }
         } catch (const FatalRecordError &) {
             if (stop_.load(std::memory_order_relaxed)) {
@@ -161,6 +187,7 @@ void PrefetchingReader::ProduceBlocks() {
             block->records.push_back(Record{e.line(), inner_.BytesConsumed(),
                                             static_cast<uint32_t>(block->offsets.size()), false,
                                             static_cast<int32_t>(block->refused.size() - 1)});
+            records_read_++;
         } catch (...) {
             if (stop_.load(std::memory_order_relaxed)) {
                 return;  // stopped while reading: nobody waits for the outcome
@@ -194,16 +221,7 @@ bool PrefetchingReader::Next() {
     if (!started_) {
         started_ = true;
         // The producer must never run a PostgreSQL signal handler: it starts with every signal blocked.
-        sigset_t all, previous;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &previous);
-        try {
-            thread_ = std::thread([this] { Produce(); });
-        } catch (...) {
-            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-            throw;
-        }
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        thread_ = StartThreadWithoutSignals([this] { Produce(); });
     }
     while (current_ == nullptr || next_record_ >= current_->records.size()) {
         if (current_ != nullptr) {

@@ -35,11 +35,28 @@
 
 namespace bulk_ingest {
 
+// A thread that works for the backend's main thread without being PostgreSQL's: the producer of a
+// PrefetchingReader, or a request sent ahead (request_ahead.h). Its byte sources ask it, instead of PostgreSQL's
+// interrupt flags, whether to stop.
+class ProducerThread {
+  public:
+    virtual ~ProducerThread() = default;
+    // The thread is about to wait for the network.
+    virtual void OnProducerWait() {}
+    virtual bool StopRequested() const = 0;
+};
+
+// Makes the calling thread the given producer's (nullptr: none), for ProducerShouldStop() and OnProducerThread().
+void SetProducerThread(ProducerThread *thread);
+
 // On a producer thread: whether its consumer asked it to stop. Byte sources ask it whenever they are about to wait
 // for the network, which is also when the records read so far are handed over. False on any other thread.
 bool ProducerShouldStop();
-// Whether the calling thread is a producer thread of a PrefetchingReader.
+// Whether the calling thread is a producer thread (of a PrefetchingReader or a request sent ahead).
 bool OnProducerThread();
+
+// Starts a thread with every signal blocked: a PostgreSQL signal handler must never run on it.
+std::thread StartThreadWithoutSignals(std::function<void()> body);
 
 struct PrefetchOptions {
     size_t block_bytes = 256 * 1024;  // a block is handed over once its values reach this size
@@ -48,9 +65,14 @@ struct PrefetchOptions {
     long wait_check_interval_ms = 100;
     // Asked (on the consumer's thread) while it waits for the producer: true stops with Interrupted.
     std::function<bool()> should_abort;
+    // Called on the producer thread when the wrapped reader has reached its end (the response was read whole), with
+    // the reader (its captured body values) and the number of records it gave (refused ones included), before the
+    // end is handed over: what lets the next page be requested while this one is still being loaded. What it throws
+    // is ignored.
+    std::function<void(RecordReader &inner, uint64_t records)> on_end;
 };
 
-class PrefetchingReader final : public RecordReader {
+class PrefetchingReader final : public RecordReader, public ProducerThread {
   public:
     // inner must outlive this reader and must not be used by anyone else until Next() returned false or threw.
     PrefetchingReader(RecordReader &inner, PrefetchOptions options);
@@ -72,8 +94,8 @@ class PrefetchingReader final : public RecordReader {
     RecordReader &Inner() { return inner_; }
 
     // On the producer thread, from ProducerShouldStop(): the reader waits for the network.
-    void OnProducerWait();
-    bool StopRequested() const { return stop_.load(std::memory_order_relaxed); }
+    void OnProducerWait() override;
+    bool StopRequested() const override { return stop_.load(std::memory_order_relaxed); }
 
   private:
     struct Record {
@@ -110,6 +132,7 @@ class PrefetchingReader final : public RecordReader {
     std::unique_ptr<Block> TakeFreeBlock();
 
     std::unique_ptr<Block> block_;  // the block the producer fills (producer thread only)
+    uint64_t records_read_ = 0;     // records the wrapped reader gave, refused ones included (producer thread only)
 
     RecordReader &inner_;
     PrefetchOptions options_;

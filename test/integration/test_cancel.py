@@ -19,6 +19,7 @@ def test_cancel_the_caller_cancels_the_run(db, server):
 
     run = db.run_in_thread("cx")
     gate.wait_reached()
+    assert wait_for(lambda: db.count("public.cx") == 3, timeout=10)  # page 2 is asked for while batch 1 loads
     db.execute("SELECT pg_cancel_backend(%s)", (run.pid,))
     with pytest.raises(psycopg.errors.QueryCanceled, match="canceling statement due to user request"):
         run.wait(timeout=30)
@@ -83,6 +84,7 @@ def test_pg_cancel_backend_of_the_worker_cancels_the_run(db, server):
     gate = held_run(db, server, "cwk")
     run = db.run_in_thread("cwk")
     gate.wait_reached()
+    assert wait_for(lambda: db.count("public.cwk") == 3, timeout=10)  # page 2 is asked for while batch 1 loads
     worker = db.one("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_bulk_ingest run' AND datname = %s",
                     (db.name,))["pid"]
     assert db.scalar("SELECT pg_cancel_backend(%s)", (worker,)) is True

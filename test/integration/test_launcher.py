@@ -131,6 +131,7 @@ def test_cancel_a_running_run(bgdb, server):
 
     run_id = bgdb.start("cnl")
     gate.wait_reached()
+    assert wait_for(lambda: bgdb.count("public.cnl") == 3, timeout=10)  # page 2 is asked for while batch 1 loads
     asked = bgdb.one("SELECT clock_timestamp() AS at, bulk_ingest_cancel(%s) AS cancelled", (run_id,))
     assert asked["cancelled"] is True
     # It stops while the HTTP response is still held: interrupts are checked during the transfer (every 100 ms).
@@ -196,6 +197,7 @@ def test_terminate_a_running_worker(bgdb, server):
 
     run_id = bgdb.start("term")
     gate.wait_reached()
+    assert wait_for(lambda: bgdb.count("public.term") == 3, timeout=10)  # page 2 is asked for while batch 1 loads
     pid = bgdb.progress("term")[0]["pid"]
     assert bgdb.worker_pids() == [pid]
     asked = bgdb.one("SELECT clock_timestamp() AS at, pg_terminate_backend(%s) AS sent", (pid,))

@@ -151,8 +151,8 @@ def test_immediate_restart_mid_run_marks_it_failed_and_the_next_run_completes_ex
     register(lcdb, server, "crash", columns=COLUMNS_NO_KEY, options={"schedule": "2 seconds"})
 
     gate.wait_reached(timeout=20)
+    assert wait_for(lambda: lcdb.count("public.crash") == 10, timeout=10)  # page 3 is asked for while batch 2 loads
     stale = lcdb.one("SELECT * FROM bulk_ingest.runs WHERE source = 'crash' AND status = 'running'")
-    assert lcdb.count("public.crash") == 10
     watermark_before = lcdb.watermark("crash")
     lcdb.close()
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from server import Fault, Gate
-from testdata import ORDER_COLUMNS, orders, tsval
+from testdata import ORDER_COLUMNS, orders, tsval, wait_for
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "operations.md")
 
@@ -78,6 +78,7 @@ def test_a_run_in_flight_and_the_schedule(db, server):
     run = db.run_in_thread("fl")
     try:
         gate.wait_reached()
+        assert wait_for(lambda: db.count("public.fl") == 2, timeout=10)  # page 2 is asked for while batch 1 loads
         s = status(db, "fl")
         assert (s["state"], s["active_status"], s["last_status"]) == ("running", "running", "running")
         assert s["active_run_id"] == s["last_run_id"]

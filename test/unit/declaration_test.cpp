@@ -69,6 +69,31 @@ TEST(SourceOptions, BatchRows) {
     EXPECT_THROW(ParseSourceOptions("[]"), Error);
 }
 
+TEST(SourceOptions, Concurrency) {
+    EXPECT_EQ(ParseSourceOptions("{}").concurrency, 1);
+    const std::string page = R"("pagination": {"type": "page", "param": "page"})";
+    EXPECT_EQ(ParseSourceOptions("{" + page + R"(, "concurrency": 16})").concurrency, 16);
+    EXPECT_EQ(ParseSourceOptions(R"({"concurrency": 1})").concurrency, 1);  // one at a time: any pagination
+    for (const char *bad : {"0", "17", "2.5", "\"4\""}) {
+        try {
+            ParseSourceOptions("{" + page + ", \"concurrency\": " + bad + "}");
+            ADD_FAILURE() << bad;
+        } catch (const bulk_ingest::Error &e) {
+            EXPECT_NE(std::string(e.what()).find("\"concurrency\" must be an integer from 1 to 16"), std::string::npos)
+                << e.what();
+        }
+    }
+    for (const char *pagination : {"", R"("pagination": {"type": "cursor", "path": "/c", "param": "c"}, )"}) {
+        try {
+            ParseSourceOptions(std::string("{") + pagination + R"("concurrency": 2})");
+            ADD_FAILURE() << pagination;
+        } catch (const bulk_ingest::Error &e) {
+            EXPECT_NE(std::string(e.what()).find("applies to \"offset\" and \"page\" pagination"), std::string::npos)
+                << e.what();
+        }
+    }
+}
+
 TEST(CheckOneOf, NamesTheKnownValues) {
     try {
         bulk_ingest::CheckOneOf("format", "xml", bulk_ingest::kFormats);

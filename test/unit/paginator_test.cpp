@@ -628,3 +628,55 @@ TEST(Paginator, ResumesWhereMaxPagesStopped) {
     EXPECT_EQ(cursor.ResumeState().cursor, std::optional<std::string>("k2"));
     EXPECT_EQ(cursor.ResumeState().url, "http://h/i?c=k2");
 }
+
+// options.concurrency: the pages after the one being read, if each is full.
+TEST(PredictFullPages, OffsetPagesFollowTheLimitAndStopAtMaxPages) {
+    Paginator offset(ParsePagination(R"({"type": "offset", "param": "offset", "limit_param": "limit", "limit": 10})"),
+                     "http://h/p", 4);
+    auto predicted = offset.PredictFullPages(5, 0);
+    ASSERT_EQ(predicted.size(), 3u);  // pages 2, 3 and 4: max_pages is 4
+    EXPECT_EQ(predicted[0].first, "http://h/p?limit=10&offset=10");
+    EXPECT_EQ(predicted[2].first, "http://h/p?limit=10&offset=30");
+    // The paginator itself has not moved: its next page is still the second.
+    PageInfo full;
+    full.records = 10;
+    EXPECT_EQ(offset.Next(full).value(), predicted[0].first);
+    EXPECT_EQ(offset.PredictFullPages(5, 0).size(), 2u);
+}
+
+TEST(PredictFullPages, WithoutALimitTheStepIsThePageSizeSeen) {
+    Paginator offset(ParsePagination(R"({"type": "offset", "param": "offset"})"), "http://h/p");
+    EXPECT_TRUE(offset.PredictFullPages(3, 0).empty());  // nothing known of the pages yet
+    auto predicted = offset.PredictFullPages(2, 25);
+    ASSERT_EQ(predicted.size(), 2u);
+    EXPECT_EQ(predicted[1].first, "http://h/p?offset=50");
+    Paginator page(ParsePagination(R"({"type": "page", "param": "page", "start": 1})"), "http://h/p");
+    auto pages = page.PredictFullPages(2, 1);
+    ASSERT_EQ(pages.size(), 2u);
+    EXPECT_EQ(pages[0].first, "http://h/p?page=2");
+    EXPECT_EQ(pages[1].first, "http://h/p?page=3");
+}
+
+TEST(PredictFullPages, BodyParametersAndDeclaredTotals) {
+    Paginator body(ParsePagination(R"({"type": "page", "param": "page", "in": "body", "limit": 5,
+                                      "total_pages_path": "/pages"})"),
+                   "http://h/p");
+    EXPECT_TRUE(body.PredictFullPages(3, 0).empty());  // the page count is not known before the first page
+    PageInfo first;
+    first.records = 5;
+    first.total_pages = "3";
+    ASSERT_TRUE(body.Next(first));
+    auto predicted = body.PredictFullPages(4, 0);
+    ASSERT_EQ(predicted.size(), 1u);  // page 3 is the last of 3
+    EXPECT_EQ(predicted[0].first, "http://h/p");
+    ASSERT_EQ(predicted[0].second.size(), 1u);
+    EXPECT_EQ(predicted[0].second[0].name, "page");
+    EXPECT_EQ(predicted[0].second[0].value, "3");
+}
+
+TEST(PredictFullPages, NothingForPaginationThatDependsOnThePage) {
+    Paginator link(bulk_ingest::LinkHeaderPagination(), "http://h/p");
+    EXPECT_TRUE(link.PredictFullPages(3, 100).empty());
+    Paginator cursor(ParsePagination(R"({"type": "cursor", "path": "/c", "param": "c"})"), "http://h/p");
+    EXPECT_TRUE(cursor.PredictFullPages(3, 100).empty());
+}

@@ -80,7 +80,8 @@ TEST(RequestOptions, OnStatus) {
 
 TEST(RequestOptions, UnknownKeysListTheRequestOptions) {
     const std::string error = OptionsError(R"({"retries": 1})");
-    EXPECT_NE(error.find("known keys: auth, basic_auth, batch_rows, body, connect_timeout_ms"), std::string::npos)
+    EXPECT_NE(error.find("known keys: auth, basic_auth, batch_rows, body, concurrency, connect_timeout_ms"),
+              std::string::npos)
         << error;
     EXPECT_NE(error.find("lag"), std::string::npos) << error;
     EXPECT_NE(error.find("on_status"), std::string::npos) << error;

@@ -119,7 +119,7 @@ static char *HostOf(const char *url) {
     return CallCoreForText(CurrentMemoryContext, [&] { return bulk_ingest::HostKey(url); });
 }
 
-void PaceRequest(const char *url, double rate) {
+int64 ReserveRequestTurn(const char *url, double rate) {
     char *host = HostOf(url);
     PacingTable *table = Table();
     int64 now = UnixMicroseconds();
@@ -132,6 +132,12 @@ void PaceRequest(const char *url, double rate) {
     wait_us = bulk_ingest::ReserveRequest(&record, rate, now);  // noexcept arithmetic: safe under the spinlock
     entry->next_us = record.next_us;
     SpinLockRelease(&table->mutex);
+    pfree(host);
+    return now + wait_us;
+}
+
+void PaceRequest(const char *url, double rate) {
+    int64 wait_us = ReserveRequestTurn(url, rate) - UnixMicroseconds();
     if (wait_us > 0) {
         ProgressSetPhase("waiting for the rate limit", NULL);
         WaitInterruptiblyMs((wait_us + 999) / 1000);

@@ -11,6 +11,10 @@ void RequestPacingSharedMemory(void);
 // and not while the server said it takes none. Reports the wait in the progress view.
 void PaceRequest(const char *url, double rate);
 
+// Reserves a turn for a request to url's host as PaceRequest does, without waiting: returns the earliest time (µs since
+// the Unix epoch) it may be sent, for a request sent ahead by another thread (core/request_ahead.h).
+int64 ReserveRequestTurn(const char *url, double rate);
+
 // The server of url said it takes no request before until_unix_us (µs since the Unix epoch): a rate-limit header
 // with nothing remaining, or a Retry-After.
 void HoldHost(const char *url, int64 until_unix_us);

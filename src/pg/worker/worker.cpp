@@ -30,6 +30,7 @@
 #include "pg/worker/worker.h"
 #include "core/paginator.h"
 #include "core/prefetch.h"
+#include "core/request_ahead.h"
 #include "core/rate_limit.h"
 #include "core/request_options.h"
 #include "core/resume_state.h"
@@ -129,6 +130,9 @@ typedef struct RunState {
     char *page_content_type;                     // the Content-Type of the page being read, NULL when none
     int64 pages_read;                            // pages of the run so far (max_pages counts them across windows)
     char *next_window_url;                       // max_pages was reached before this window: the run says so
+    bulk_ingest::PagesAhead *ahead;              // requests of the next pages sent while a page loads (NULL: none)
+    bool ahead_selected;                         // the page's first request was sent ahead: StartPage takes it
+    int64 last_page_records;                     // records of the page before (offset steps without a limit)
 } RunState;
 
 static void BeginTransaction(const char *activity) {
@@ -253,6 +257,10 @@ static void WaitInterruptibly(int64 ms) {
 // options.auth: a request was answered 401 with the token: a new one from the token endpoint replaces it in the
 // requests (and in what messages redact).
 static void RefreshBearerToken(RunState *run) {
+    if (run->ahead != NULL) {
+        CallCore([&] { run->ahead->Clear(); });  // sent with the refused token
+        run->ahead_selected = false;
+    }
     MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(run));
     char *previous = run->bearer_token;
     run->bearer_token = SourceBearerToken(run->decl, run->secrets, true, ShouldAbortTransfer);
@@ -282,10 +290,19 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     MemoryContext page_cxt = CurrentMemoryContext;
     MemoryContext attempt_cxt = AllocSetContextCreate(page_cxt, "bulk_ingest request", ALLOCSET_SMALL_SIZES);
     for (;;) {
-        // options.rate_limit, and the host's own limits: every run and worker of the server keeps the host's pace.
-        PaceRequest(url, run->decl->options->request.rate_limit);
+        // The first attempt's request was sent ahead (request_ahead.h), paced when it was: its response is taken.
+        bool sent_ahead = run->ahead_selected;
+        run->ahead_selected = false;
+        if (!sent_ahead) {
+            // options.rate_limit, and the host's own limits: every run and worker of the server keeps the host's
+            // pace.
+            PaceRequest(url, run->decl->options->request.rate_limit);
+        }
         MemoryContextSwitchTo(attempt_cxt);
         bulk_ingest::HttpStream *stream = NewInMemoryContext<bulk_ingest::HttpStream>([&] {
+            if (sent_ahead) {
+                return run->ahead->TakeSelected(ShouldAbortTransfer);
+            }
             bulk_ingest::HttpOptions options =
                 SourceHttpOptions(*run->decl->options, run->request_headers, run->sensitive_headers, conditional);
             if (run->page_body != NULL) {
@@ -396,6 +413,68 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
     }
 }
 
+// The options of a request sent ahead: the run's headers (the conditional header is the first page's only) and, for
+// a body, its sensitivity (the body itself is set per page). Core code.
+static bulk_ingest::HttpOptions AheadHttpOptions(const RunState *run) {
+    bulk_ingest::HttpOptions options =
+        SourceHttpOptions(*run->decl->options, run->request_headers, run->sensitive_headers, NULL);
+    options.post_body_sensitive = run->body_sensitive;
+    return options;
+}
+
+// Whether the page being read should have the next one requested ahead: pagination may follow it, no request is in
+// line for it already (options.concurrency), and max_pages leaves a page after this one.
+static bool NextPageWanted(RunState *run) {
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    if (run->ahead == NULL || options->pagination.type == bulk_ingest::PaginationType::kNone) {
+        return false;
+    }
+    size_t in_line = 0;
+    int64 pages = 0;
+    CallCore([&] {
+        in_line = run->ahead->Size();
+        pages = run->paginator->Pages();
+    });
+    if (in_line > 0) {
+        return false;
+    }
+    return options->max_pages <= 0 || options->max_pages - run->pages_read - pages > 1;
+}
+
+// options.concurrency: the requests of the pages after the one being read, as far as they can be predicted (offset
+// and page pagination, every page full), up to concurrency - 1 in line, each paced in its turn.
+static void SendPredictedPagesAhead(RunState *run, const char *url) {
+    const bulk_ingest::SourceOptions *options = run->decl->options;
+    if (run->ahead == NULL || options->concurrency <= 1) {
+        return;
+    }
+    typedef std::vector<std::pair<std::string, std::string>> Requests;  // URL, body
+    Requests *predicted = NewInMemoryContext<Requests>([&] {
+        auto *requests = new Requests();
+        for (auto &[next, parameters] :
+             run->paginator->PredictFullPages((size_t)options->concurrency - 1, (uint64_t)run->last_page_records)) {
+            std::string body =
+                run->body_template != NULL ? bulk_ingest::BodyWithParameters(run->body_template, parameters) : "";
+            if (!run->ahead->Has(next, body) && bulk_ingest::HostKey(next) == bulk_ingest::HostKey(url)) {
+                requests->emplace_back(next, body);
+            }
+        }
+        return requests;
+    });
+    for (size_t i = 0; i < predicted->size(); i++) {
+        int64 turn = ReserveRequestTurn(url, options->request.rate_limit);
+        CallCore([&] {
+            const auto &[next, body] = (*predicted)[i];
+            bulk_ingest::HttpOptions http = AheadHttpOptions(run);
+            if (run->body_template != NULL) {
+                http.post_body = body;
+            }
+            run->ahead->Push(std::make_unique<bulk_ingest::RequestAhead>(
+                std::make_unique<bulk_ingest::HttpStream>(next, std::move(http)), body, turn));
+        });
+    }
+}
+
 // Loads every batch of one page (one HTTP response), in page_cxt, which it resets at the end.
 static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext page_cxt) {
     MemoryContext run_cxt = MemoryContextSwitchTo(page_cxt);
@@ -458,11 +537,37 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
                                              (size_t)bulk_ingest_max_record_size * 1024)
             .release();
     });
+    outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
+    const std::string &cursor_header = decl->options->pagination.header;
+    if (!cursor_header.empty()) {
+        outcome.cursor_header = CallCoreForText(run_cxt, [&] { return stream->Header(cursor_header); });
+    }
+    outcome.url = CallCoreForText(run_cxt, [&] { return stream->Url(); });
+    // The next pages' requests go out while this one loads: predicted ones (options.concurrency), or the next page
+    // once the read-ahead has read this one whole.
+    SendPredictedPagesAhead(run, url);
+    int64 next_turn = NextPageWanted(run) ? ReserveRequestTurn(url, decl->options->request.rate_limit) : -1;
     // The transfer and the parsing run on a thread of their own, ahead of COPY (deleted before the reader, the
     // stream and the transcoder it reads: a memory context's objects go in reverse order of creation).
     bulk_ingest::PrefetchingReader *reader = NewInMemoryContext<bulk_ingest::PrefetchingReader>([&] {
         bulk_ingest::PrefetchOptions prefetch;
         prefetch.should_abort = ShouldAbortTransfer;
+        if (next_turn >= 0) {
+            bulk_ingest::PageInfo page;
+            page.url = outcome.url;
+            if (outcome.link_header != NULL) {
+                page.link_header = std::string(outcome.link_header);
+            }
+            if (outcome.cursor_header != NULL) {
+                page.cursor_header = std::string(outcome.cursor_header);
+            }
+            bulk_ingest::NextPagePlan plan{*run->paginator, page,      decl->options,   AheadHttpOptions(run),
+                                           std::nullopt,    next_turn, std::string(url)};
+            if (run->body_template != NULL) {
+                plan.body_template = std::string(run->body_template);
+            }
+            prefetch.on_end = bulk_ingest::NextPageAhead::OnEnd(run->ahead->Arm(), std::move(plan));
+        }
         return new bulk_ingest::PrefetchingReader(*records, prefetch);
     });
     BatchSource *source = &run->batch_source;
@@ -474,12 +579,6 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
                                 [] { return new std::map<std::string, std::vector<std::string>>(); });
     source->end_of_page = false;
     source->bytes_reported = 0;
-    outcome.link_header = CallCoreForText(run_cxt, [&] { return stream->Header("Link"); });
-    const std::string &cursor_header = decl->options->pagination.header;
-    if (!cursor_header.empty()) {
-        outcome.cursor_header = CallCoreForText(run_cxt, [&] { return stream->Header(cursor_header); });
-    }
-    outcome.url = CallCoreForText(run_cxt, [&] { return stream->Url(); });
     uint64 bytes_before = 0;
     MemoryContextSwitchTo(run_cxt);
 
@@ -626,6 +725,13 @@ static void IngestPages(RunState *run, const char *first_url, const bulk_ingest:
         CallCore([&] { paginator->Resume(*resume); });  // continues with the page the last run did not read
     }
     MemoryContext page_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest page", ALLOCSET_DEFAULT_SIZES);
+    // The requests sent ahead of their pages live as long as these pages, not longer: their threads stop with them.
+    MemoryContext ahead_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest requests ahead", ALLOCSET_SMALL_SIZES);
+    MemoryContextSwitchTo(ahead_cxt);
+    run->ahead = NewInMemoryContext<bulk_ingest::PagesAhead>([] { return new bulk_ingest::PagesAhead(); });
+    run->ahead_selected = false;
+    run->last_page_records = 0;
+    MemoryContextSwitchTo(run_cxt);
     // offset and page pagination add their parameters to the first URL
     char *url = CallCoreForText(run_cxt, [&] { return paginator->FirstUrl(); });
     if (run->pages_read == 0) {
@@ -638,17 +744,19 @@ static void IngestPages(RunState *run, const char *first_url, const bulk_ingest:
         MemoryContextSwitchTo(page_cxt);
         // The request's body: the template with the pagination's parameters ("in": "body").
         run->page_body = run->body_template == NULL ? NULL : CallCoreForText(page_cxt, [&] {
-            std::string body = run->body_template;
-            for (const bulk_ingest::BodyParameter &parameter : paginator->BodyParameters()) {
-                body = bulk_ingest::SetBodyParameter(body, parameter.name, parameter.value, parameter.number);
-            }
-            return body;
+            return bulk_ingest::BodyWithParameters(run->body_template, paginator->BodyParameters());
         });
         char *page_body = run->page_body != NULL ? MemoryContextStrdup(run_cxt, run->page_body) : NULL;
         MemoryContextSwitchTo(run_cxt);
         run->page_body = page_body;  // outlives the page's context, which IngestPage resets
         run->page_ended = false;
+        // The page's request may have been sent ahead: taken if it is this one, else whatever was sent is dropped.
+        bool selected = false;
+        CallCore([&] { selected = run->ahead->Select(url, page_body != NULL ? page_body : ""); });
+        run->ahead_selected = selected;
         PageOutcome page = IngestPage(run, url, page_cxt);
+        run->ahead_selected = false;
+        run->last_page_records = page.rows;
         if (page_body != NULL) {
             pfree(page_body);
             run->page_body = NULL;
@@ -677,6 +785,9 @@ static void IngestPages(RunState *run, const char *first_url, const bulk_ingest:
         MemoryContextSwitchTo(run_cxt);
     }
     CallCore([&] { run->pages_read += paginator->Pages(); });
+    run->ahead = NULL;
+    run->ahead_selected = false;
+    MemoryContextDelete(ahead_cxt);  // requests sent for pages that are not read: dropped
     MemoryContextDelete(page_cxt);
 }
 
