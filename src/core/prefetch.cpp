@@ -180,14 +180,24 @@ void PrefetchingReader::ProduceBlocks() {
                 Failure{std::current_exception(), inner_.PositionReached(), std::string(inner_.RecordText())};
             last = true;
         } catch (const RecordError &e) {
-            // A record the reader refused and can step over: the consumer decides (it may skip it and read on).
-            Block *block = block_.get();
-            block->refused.push_back(
-                Failure{std::current_exception(), inner_.PositionReached(), std::string(inner_.RecordText())});
-            block->records.push_back(Record{e.line(), inner_.BytesConsumed(),
-                                            static_cast<uint32_t>(block->offsets.size()), false,
-                                            static_cast<int32_t>(block->refused.size() - 1)});
-            records_read_++;
+            if (stop_.load(std::memory_order_relaxed)) {
+                return;
+            }
+            if (!options_.skips_refused) {
+                // The record fails its batch: nothing past it is read (nor the next page requested).
+                block_->failure =
+                    Failure{std::current_exception(), inner_.PositionReached(), std::string(inner_.RecordText())};
+                last = true;
+            } else {
+                // A record the reader refused and can step over: the consumer skips it and reads on.
+                Block *block = block_.get();
+                block->refused.push_back(
+                    Failure{std::current_exception(), inner_.PositionReached(), std::string(inner_.RecordText())});
+                block->records.push_back(Record{e.line(), inner_.BytesConsumed(),
+                                                static_cast<uint32_t>(block->offsets.size()), false,
+                                                static_cast<int32_t>(block->refused.size() - 1)});
+                records_read_++;
+            }
         } catch (...) {
             if (stop_.load(std::memory_order_relaxed)) {
                 return;  // stopped while reading: nobody waits for the outcome

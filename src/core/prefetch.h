@@ -65,6 +65,10 @@ struct PrefetchOptions {
     long wait_check_interval_ms = 100;
     // Asked (on the consumer's thread) while it waits for the producer: true stops with Interrupted.
     std::function<bool()> should_abort;
+    // Whether the consumer skips records the reader refuses (options.on_error = 'skip'): the producer then reads on
+    // past them. Otherwise a refused record ends the read-ahead like any failure (nothing is read, nor requested,
+    // past a record that fails its batch).
+    bool skips_refused = false;
     // Called on the producer thread when the wrapped reader has reached its end (the response was read whole), with
     // the reader (its captured body values) and the number of records it gave (refused ones included), before the
     // end is handed over: what lets the next page be requested while this one is still being loaded. What it throws

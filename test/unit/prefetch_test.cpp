@@ -123,9 +123,23 @@ TEST(Prefetch, ValuesStayValidUntilTheNextRecord) {
     EXPECT_EQ(first, "1");
 }
 
-TEST(Prefetch, ARefusedRecordArrivesInItsPlaceAndTheRecordsAfterItFollow) {
+TEST(Prefetch, ARefusedRecordEndsTheRecordsUnlessTheConsumerSkipsThem) {
     CountingReader inner(100, 42);
     PrefetchingReader reader(inner, SmallBlocks());
+    for (int i = 1; i <= 42; i++) {
+        ASSERT_TRUE(reader.Next()) << i;
+    }
+    EXPECT_THROW(reader.Next(), bulk_ingest::RecordError);
+    EXPECT_EQ(reader.RecordText(), "record 43");
+    EXPECT_FALSE(reader.Next());
+    EXPECT_LE(inner.Line(), 43u);  // nothing was read past it
+}
+
+TEST(Prefetch, ARefusedRecordArrivesInItsPlaceAndTheRecordsAfterItFollow) {
+    CountingReader inner(100, 42);
+    PrefetchOptions options = SmallBlocks();
+    options.skips_refused = true;
+    PrefetchingReader reader(inner, options);
     for (int i = 1; i <= 42; i++) {
         ASSERT_TRUE(reader.Next()) << i;
         EXPECT_EQ(reader.RecordText(), "");

@@ -552,6 +552,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     bulk_ingest::PrefetchingReader *reader = NewInMemoryContext<bulk_ingest::PrefetchingReader>([&] {
         bulk_ingest::PrefetchOptions prefetch;
         prefetch.should_abort = ShouldAbortTransfer;
+        prefetch.skips_refused = run->batch_source.skip_bad_records;
         if (next_turn >= 0) {
             bulk_ingest::PageInfo page;
             page.url = outcome.url;
