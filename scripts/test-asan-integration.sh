@@ -105,7 +105,10 @@ if "libasan" not in maps or "pg_bulk_ingest.so" not in maps:
 print("a backend maps %s and pg_bulk_ingest.so" % [l.split()[-1] for l in maps.splitlines() if "libasan" in l][0])
 EOF
 t0=$(date +%s)
-if [[ $# -eq 0 ]]; then set -- "${SUBSET[@]}"; fi
+# Memory-flatness checks are left out: ASan's quarantine and redzones are memory that grows with what was freed.
+if [[ $# -eq 0 ]]; then
+    set -- "${SUBSET[@]}" --deselect test/integration/test_streaming.py::test_a_huge_json_array_streams_in_flat_memory
+fi
 # shellcheck disable=SC2086
 timeout 3600 $PY -m pytest -v -p no:cacheprovider "$@"
 rc=$?
