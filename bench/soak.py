@@ -7,9 +7,10 @@
 Not part of CI (scripts/test.sh); scripts/soak.sh runs it against a private install. One preloaded cluster (its
 launcher serves database `soak`) and the fixture HTTP server on 127.0.0.1. The sources:
 
-  good    (70 %)  a dataset of orders that grows by a few records every second: every run loads what is new
+  good    (70 %)  a dataset of orders that grows by 3 records every second: every run loads what is new
   failing (16 %)  half answer 503 (max_retries 0), half send a line that is not JSON after good ones (the batch fails)
-  slow    (14 %)  each record comes after 0.4 s (chunked): a run takes about 2 s, so the ticks in between are skipped
+  slow    (14 %)  each record comes after 0.4 s (chunked), one new record every 5 s: a run takes seconds, so the ticks
+                  in between are skipped
 
 Every source is scheduled with bulk_ingest_schedule(source, '1 second'); bulk_ingest.max_workers = 4 and
 bulk_ingest.history_retention = 120 s (so that pruning happens within the soak). Sampled every 5 s: the private memory
@@ -20,7 +21,8 @@ are accounted for: each second of the soak lies in a run (started_at..finished_a
 (the ticks that found a run in flight), or within the launcher's tick of one (a gap between two of a source's events
 longer than --max-gap seconds is a missed due run).
 
-Checks (the exit status is non-zero when one fails): no missed due run; launcher and worker private memory in the last minute
+Checks (the exit status is non-zero when one fails): no missed due run; no good source waits more than --max-wait
+(60 s) between two successful runs; launcher and worker private memory in the last minute
 within 10 % of the first minute's (medians); bulk_ingest.runs never more rows than the retention allows
 (sources x (retention / interval + slack)); the probe's p99 under 1 s; the server log without crash or leak lines.
 Writes the table to bench/results/soak-<date>.txt.
@@ -107,6 +109,8 @@ def main():
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--max-gap", type=float, default=3.0,
                    help="the longest a source may go without a run or a skip recorded, in seconds")
+    p.add_argument("--max-wait", type=float, default=60.0,
+                   help="the longest a good source may wait between two successful runs, in seconds")
     p.add_argument("--keep", action="store_true", help="keep the cluster afterwards")
     args = p.parse_args()
     duration = args.minutes * 60
@@ -169,13 +173,17 @@ def main():
         conn.close()
 
     def grow():
-        # New records at the good and slow sources every second, so that runs have something to load.
+        # New records so that runs have something to load: 3 a second at each good source, 1 every 5 s at each slow
+        # one (a slow source must serve faster than it grows, or its run never ends and holds a worker for ever).
+        tick = 0
         while not stop.is_set():
             for name, kind in names:
-                if kind in ("good", "slow"):
+                if kind == "good" or (kind == "slow" and tick % 5 == 0):
+                    k = 3 if kind == "good" else 1
                     n = next_id[name]
-                    server.dataset(name).add(orders(range(n, n + 3)))
-                    next_id[name] = n + 3
+                    server.dataset(name).add(orders(range(n, n + k)))
+                    next_id[name] = n + k
+            tick += 1
             stop.wait(1.0)
 
     threads = [threading.Thread(target=probe, daemon=True), threading.Thread(target=grow, daemon=True)]
@@ -228,6 +236,7 @@ def main():
     status_counts = {}
     skip_ticks = 0
     gaps = []
+    starved = []
     for name, kind in names:
         events = sorted(by_source[name], key=lambda r: r[4])
         spans = []
@@ -249,6 +258,15 @@ def main():
         gaps.append((worst, name))
         if worst > args.max_gap:
             failures.append("%s went %.1f s without a run or a skip" % (name, worst))
+        if kind == "good":
+            # A good source is not starved: its longest wait between two loads (from the soak's start to the first,
+            # from the last to the soak's end).
+            ok = [r[4] for r in events if r[2] == "succeeded"]
+            points = [t0] + ok + [t_end]
+            longest = max((b - a).total_seconds() for a, b in zip(points, points[1:]))
+            starved.append((longest, name))
+            if longest > args.max_wait:
+                failures.append("%s waited %.0f s between two successful runs" % (name, longest))
 
     def minute(kind, first):
         lo, hi = (0, 60) if first else (end - 60, end + 1)
@@ -274,6 +292,9 @@ def main():
     worst_gap, worst_name = max(gaps)
     lines.append("longest stretch of a source with neither a run nor a skip recorded: %.1f s (%s; limit %.1f s)" % (
         worst_gap, worst_name, args.max_gap))
+    longest, longest_name = max(starved)
+    lines.append("longest wait of a good source between two successful runs: %.0f s (%s; limit %.0f s)" % (
+        longest, longest_name, args.max_wait))
     for kind in ("supervisor", "launcher", "worker"):
         a, b = median(minute(kind, True)), median(minute(kind, False))
         growth = (b - a) / a * 100 if a == a and a else float("nan")

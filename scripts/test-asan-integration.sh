@@ -29,7 +29,9 @@ export PG_BULK_INGEST_TEST_DIR=${PG_BULK_INGEST_TEST_DIR:-$WORK/clusters}
 
 # What runs by default: loading (formats, batching, streaming, types), upserts and merges, rebuilds and swaps
 # (migrations, first loads, replace mode, indexes), rejects and bad data, network faults, retries and limits, the
-# launcher and scheduled runs (the read-ahead thread runs in every run's worker), crashes at every pause point.
+# launcher and scheduled runs, cancels (the read-ahead thread runs in every run's worker). Not test_crash.py: its
+# waits (statement_timeout, a connection right after crash recovery) are tuned to an uninstrumented server; under
+# ASan on 2 shared cores some of its cases time out (run it by name to try).
 SUBSET=(
     test/integration/test_formats.py test/integration/test_batching.py test/integration/test_streaming.py
     test/integration/test_types.py test/integration/test_values.py
@@ -38,7 +40,7 @@ SUBSET=(
     test/integration/test_rejects.py test/integration/test_bad_data.py test/integration/test_errors.py
     test/integration/test_network_faults.py test/integration/test_retries.py test/integration/test_limits.py
     test/integration/test_pagination.py test/integration/test_deletes.py test/integration/test_preview.py
-    test/integration/test_scheduling.py test/integration/test_cancel.py test/integration/test_crash.py
+    test/integration/test_scheduling.py test/integration/test_cancel.py
 )
 
 note() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
