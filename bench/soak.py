@@ -14,7 +14,8 @@ launcher serves database `soak`) and the fixture HTTP server on 127.0.0.1. The s
 
 Every source is scheduled with bulk_ingest_schedule(source, '1 second'); bulk_ingest.max_workers = 4 and
 bulk_ingest.history_retention = 120 s (so that pruning happens within the soak). Sampled every 5 s: the private memory
-(RssAnon of /proc/<pid>/status) of the supervisor, the launcher and every run's worker alive at that moment, the rows of
+(RssAnon of /proc/<pid>/status) of the launcher (and the supervisor, when there is one: not with
+bulk_ingest.database_name) and every run's worker alive at that moment, the rows of
 bulk_ingest.runs; every second: the latency of a probe query on a connection of its own. Every row of
 bulk_ingest.runs is read while it exists (before the retention prunes it), so that at the end every source's seconds
 are accounted for: each second of the soak lies in a run (started_at..finished_at), in the span of a skipped row
@@ -296,11 +297,17 @@ def main():
     lines.append("longest wait of a good source between two successful runs: %.0f s (%s; limit %.0f s)" % (
         longest, longest_name, args.max_wait))
     for kind in ("supervisor", "launcher", "worker"):
-        a, b = median(minute(kind, True)), median(minute(kind, False))
-        growth = (b - a) / a * 100 if a == a and a else float("nan")
+        first, last = minute(kind, True), minute(kind, False)
+        if not first or not last:
+            lines.append("%s: no process seen in the first or the last minute" % kind)
+            if kind == "launcher":
+                failures.append("no launcher seen in the first or the last minute")
+            continue
+        a, b = median(first), median(last)
+        growth = (b - a) / a * 100
         lines.append("%s private memory (RssAnon), median of the first minute %.0f kB, of the last %.0f kB: %+.1f %%" % (
             kind, a, b, growth))
-        if kind in ("launcher", "worker") and not abs(growth) <= 10:
+        if kind in ("launcher", "worker") and growth > 10:
             failures.append("%s memory grew %.1f %% (first minute %.0f kB, last %.0f kB)" % (kind, growth, a, b))
     counts = [c for _, _, c in samples]
     bound = len(names) * (RETENTION_S + 60)
