@@ -20,6 +20,12 @@ WARNINGS = -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers -
 EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'/\\1/p" pg_bulk_ingest.control)
 PG_CXXFLAGS = -std=c++17 $(WARNINGS) -Isrc -MMD -MP $(shell pkg-config --cflags libcurl) -DBULK_INGEST_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK = $(shell pkg-config --libs libcurl) -lstdc++
+# make SANITIZE=address,undefined (scripts/test-asan-integration.sh, in a copy of the tree): the library built with
+# those sanitizers; the server must then start with the ASan runtime preloaded.
+ifdef SANITIZE
+PG_CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+SHLIB_LINK += -fsanitize=$(SANITIZE)
+endif
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -8,20 +8,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t choice = in.Byte();
     uint8_t pattern = in.Byte();
     bulk_ingest::CsvReaderOptions options;
-    static const char kDelimiters[] = {',', ';', '\t', '|'};
-    options.delimiter = kDelimiters[choice % 4];
-    options.quote = (choice & 4) ? '\'' : '"';
-    if (choice & 8) {
-        options.escape = '\\';
-    }
-    options.null_string = (choice & 16) ? "NULL" : "";
-    options.header = (choice & 32) == 0;
     std::vector<bulk_ingest::ColumnSpec> columns;
-    if (options.header) {
-        columns = {fuzz::Column("id", "/id"), fuzz::Column("name", "/name", false, (choice & 64) == 0)};
-    } else {
-        columns = {fuzz::Column("first", "/#1"), fuzz::Column("third", "/#3")};
-    }
+    fuzz::CsvChoice(choice, &options, &columns);
     fuzz::PieceSource source(in.Rest(), in.RestSize(), pattern);
     std::unique_ptr<bulk_ingest::CsvReader> reader;
     try {

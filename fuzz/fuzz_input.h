@@ -12,6 +12,7 @@
 #include "byte_source.h"
 #include "columns.h"
 #include "copy_text.h"
+#include "csv_reader.h"
 #include "json_pointer.h"
 #include "record_reader.h"
 
@@ -92,6 +93,25 @@ inline std::vector<bulk_ingest::ColumnSpec> JsonColumns(uint8_t choice) {
         default:
             return {Column("ms", "/ms", false, true, true, ValueFormat::kEpochMs), Column("id", "/0")};
     }
+}
+
+// CSV options and declarations the CSV reader is fuzzed with: delimiter, quote, escape, NULL string, header.
+inline void CsvChoice(uint8_t choice, bulk_ingest::CsvReaderOptions *options,
+                      std::vector<bulk_ingest::ColumnSpec> *columns) {
+    static const char kDelimiters[] = {',', ';', '\t', '|'};
+    options->delimiter = kDelimiters[choice % 4];
+    options->quote = (choice & 4) ? '\'' : '"';
+    if (choice & 8) {
+        options->escape = '\\';
+    }
+    options->null_string = (choice & 16) ? "NULL" : "";
+    options->header = (choice & 32) == 0;
+    if (options->header) {
+        *columns = {Column("id", "/id"), Column("name", "/name", false, (choice & 64) == 0)};
+    } else {
+        *columns = {Column("first", "/#1"), Column("third", "/#3")};
+    }
+    options->missing_fields_null = (choice & 128) != 0;
 }
 
 inline void Require(bool condition, const char *what) {

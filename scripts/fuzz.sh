@@ -19,14 +19,17 @@ BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=${JOBS:-2}
 CXX_FUZZ=${CXX_FUZZ:-clang++-14}
 
-cmake -S . -B "$BUILD" -DBULK_INGEST_FUZZ=ON -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    >/dev/null || exit 1
-cmake --build "$BUILD" -j "$JOBS" >/dev/null || { cmake --build "$BUILD" -j 1; exit 1; }
-
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
     for f in fuzz/fuzz_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 fi
+
+# Debug: assertions kept; CMakeLists.txt compiles sanitized builds at -O1 -g1. The same configuration as the
+# sanitized unit tests of scripts/test.sh, which share this build directory (the core is compiled once).
+cmake -S . -B "$BUILD" -DBULK_INGEST_FUZZ=ON -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=Debug >/dev/null ||
+    exit 1
+cmake --build "$BUILD" -j "$JOBS" --target "${targets[@]}" >/dev/null ||
+    { cmake --build "$BUILD" -j 1 --target "${targets[@]}"; exit 1; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/fuzz/ubsan.supp}

@@ -3,11 +3,16 @@
 # Idempotent and quick: when every package is already installed it only runs dpkg-query.
 set -euo pipefail
 
+# clang-14 and libclang-rt-14-dev: the fuzz targets and the sanitized unit tests of scripts/test.sh (libFuzzer and
+# clang's ASan/UBSan runtimes are in libclang-rt-14-dev, only recommended by clang-14, so never installed by
+# --no-install-recommends on its own). g++'s ASan/UBSan runtimes (libasan8, libubsan1) come with build-essential.
+
 PACKAGES=(
     build-essential cmake pkg-config
     postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
     libcurl4-openssl-dev rapidjson-dev libgtest-dev libbenchmark-dev zlib1g-dev
     python3-psycopg python3-pytest libipc-run-perl clang-format
+    clang-14 libclang-rt-14-dev
     openssl
     distro-info-data
 )

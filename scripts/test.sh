@@ -2,8 +2,8 @@
 # All of pg_bulk_ingest's tests, on a fresh Debian 12 machine or a developer's:
 #   1. dependencies (apt, only what is missing)           scripts/install-deps.sh
 #   2. formatting of the C++ sources                      clang-format --dry-run --Werror (.clang-format)
-#   3. the core's unit tests                              cmake in build/, ctest; again with ASan+UBSan (build-asan/);
-#      the libFuzzer targets for 5 s each                 scripts/fuzz.sh (build-fuzz/)
+#   3. the core's unit tests                              cmake in build/, ctest; again with ASan+UBSan and the
+#      libFuzzer targets for 5 s each (build-sanitize/)  scripts/fuzz.sh
 #   4. the extension, built and installed                 make && make install
 #   5. pg_regress suites (sql/, expected/)                make installcheck against a throwaway cluster; its server
 #                                                         log must have no crash or leak line (test/lib/serverlog.py)
@@ -11,7 +11,9 @@
 # Every step runs even when an earlier independent one failed; a summary is printed; the exit status is non-zero
 # when anything failed. Whatever it started (clusters, servers) is stopped on exit.
 #
-# Environment: JOBS (parallel build jobs, default 2), PYTEST_ARGS (extra pytest arguments, e.g. "-k watermark -x"),
+# Environment: JOBS (parallel build jobs, default 2), BUILD_DIR (the unit tests' CMake build directory, default
+# build; the sanitized one is $BUILD_DIR-sanitize), CXX_FUZZ (default clang++-14), PYTEST_ARGS (extra pytest
+# arguments, e.g. "-k watermark -x"),
 # SKIP_DEPS=1 (do not check apt packages), KEEP_CLUSTER=1 (keep the pg_regress cluster and its log),
 # PRIVATE_INSTALL=DIR (install the extension into a private copy of PostgreSQL under DIR instead of the system, and
 # run the test clusters from there: no root needed, and a shared machine's installation is left alone).
@@ -20,6 +22,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-2}
+BUILD_DIR=${BUILD_DIR:-build}
 PY=/usr/bin/python3
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 CLUSTER_NAME="installcheck-$$"
@@ -73,7 +76,7 @@ fi
 # ---- 2. formatting (clang-format, the repository's .clang-format): C++ that is not formatted fails the suite
 format_check() {
     local files
-    files=$(git ls-files 'src/*.cpp' 'src/*.h' 'test/*.cpp' 'test/*.h' 'bench/*.cpp' 'fuzz/*.cpp' 'fuzz/*.h' 2>/dev/null || find src test bench \( -name '*.cpp' -o -name '*.h' \))
+    files=$(git ls-files 'src/*.cpp' 'src/*.h' 'test/*.cpp' 'test/*.h' 'bench/*.cpp' 'fuzz/*.cpp' 'fuzz/*.h' 2>/dev/null || find src test bench fuzz \( -name '*.cpp' -o -name '*.h' \))
     # shellcheck disable=SC2086
     clang-format --dry-run --Werror $files
 }
@@ -81,31 +84,37 @@ step "formatting (clang-format)" format_check
 
 # ---- 3. unit tests
 unit_tests() {
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-    cmake --build build -j "$JOBS" &&
-    ctest --test-dir build --output-on-failure --timeout 120
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+    cmake --build "$BUILD_DIR" -j "$JOBS" &&
+    ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 120
 }
 step "unit tests (cmake, ctest)" unit_tests
 
 # ---- 3b. the unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer (and assertions: no
-# NDEBUG). -O0 -g1: sanitized -O2 builds take minutes per test file. Two tests that stream hundreds of megabytes
-# through a reader to prove its memory flat are left to the plain run (under ASan they take a minute and prove
-# nothing more).
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/fuzz/ubsan.supp}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# NDEBUG; -O1). With clang the build is the fuzzers' too (BULK_INGEST_FUZZ: the core compiled once for both steps);
+# without it, g++ builds the sanitized unit tests alone. Two tests that stream hundreds of megabytes through a
+# reader to prove its memory flat are left to the plain run (under ASan they take a minute and prove nothing more).
+SANITIZE_DIR="$BUILD_DIR-sanitize"
+CXX_FUZZ=${CXX_FUZZ:-clang++-14}
+SANITIZER_ENV=(UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/fuzz/ubsan.supp"
+               ASAN_OPTIONS="detect_leaks=1:abort_on_error=1")
 unit_tests_sanitized() {
-    cmake -S . -B build-asan -DBULK_INGEST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
-        >/dev/null &&
-    cmake --build build-asan -j "$JOBS" &&
-    build-asan/core_tests --gtest_brief=1 --gtest_filter='-*InBoundedMemory'
+    if command -v "$CXX_FUZZ" >/dev/null; then
+        cmake -S . -B "$SANITIZE_DIR" -DBULK_INGEST_FUZZ=ON -DCMAKE_CXX_COMPILER="$CXX_FUZZ" \
+            -DCMAKE_BUILD_TYPE=Debug >/dev/null || return 1
+    else
+        cmake -S . -B "$SANITIZE_DIR" -DBULK_INGEST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null || return 1
+    fi
+    cmake --build "$SANITIZE_DIR" -j "$JOBS" --target core_tests &&
+    env "${SANITIZER_ENV[@]}" "$SANITIZE_DIR/core_tests" --gtest_brief=1 --gtest_filter='-*InBoundedMemory'
 }
 step "unit tests under ASan and UBSan" unit_tests_sanitized
 
-# ---- 3c. every libFuzzer target for a few seconds (scripts/fuzz.sh 600 is the long run)
-if command -v "${CXX_FUZZ:-clang++-14}" >/dev/null; then
-    step "fuzz targets (5 s each)" scripts/fuzz.sh 5
+# ---- 3c. every libFuzzer target for a few seconds over its seed corpus (scripts/fuzz.sh 600 is the long run)
+if command -v "$CXX_FUZZ" >/dev/null; then
+    step "fuzz targets (5 s each)" env FUZZ_BUILD_DIR="$SANITIZE_DIR" CXX_FUZZ="$CXX_FUZZ" scripts/fuzz.sh 5
 else
-    skip "fuzz targets" "no ${CXX_FUZZ:-clang++-14}"
+    skip "fuzz targets" "no $CXX_FUZZ (scripts/install-deps.sh installs clang-14)"
 fi
 
 # ---- 4. build and install the extension

@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -217,8 +218,11 @@ class Cluster:
         if not os.path.exists(self.log_path):
             open(self.log_path, "a").close()
             self._chown(self.log_path)
-        self._run([os.path.join(self.bindir, "pg_ctl"), "start", "-D", self.datadir, "-l", self.log_path, "-w",
-                   "-t", str(timeout)], timeout=timeout + 30)
+        # $PG_BULK_INGEST_SERVER_ENV: NAME=VALUE words for the server's environment (scripts/test-asan-integration.sh
+        # preloads the ASan runtime with it).
+        server_env = ["env"] + shlex.split(os.environ.get("PG_BULK_INGEST_SERVER_ENV", ""))
+        self._run(server_env + [os.path.join(self.bindir, "pg_ctl"), "start", "-D", self.datadir, "-l",
+                                self.log_path, "-w", "-t", str(timeout)], timeout=timeout + 30)
         self.wait_ready(timeout)
         return self
 

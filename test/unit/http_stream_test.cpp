@@ -32,6 +32,15 @@
 #include "http_stream.h"
 #include "retry_policy.h"
 
+// Built with AddressSanitizer (g++ says so with __SANITIZE_ADDRESS__, clang with __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 using bulk_ingest::HttpError;
 using bulk_ingest::HttpOptions;
 using bulk_ingest::HttpStream;
@@ -767,7 +776,7 @@ TEST(HttpStream, LargeBodyThroughASlowReaderKeepsMemoryFlat) {
             }
         }
     });
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(UNDER_ASAN)
     rusage before{};
     ::getrusage(RUSAGE_SELF, &before);
 #endif
@@ -802,7 +811,7 @@ TEST(HttpStream, LargeBodyThroughASlowReaderKeepsMemoryFlat) {
 
     // The whole process's peak resident memory grew by far less than the body (ru_maxrss is in KiB). Not under
     // AddressSanitizer: its quarantine keeps freed memory (libcurl's copies of paused chunks) resident.
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(UNDER_ASAN)
     rusage after{};
     ::getrusage(RUSAGE_SELF, &after);
     EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024);

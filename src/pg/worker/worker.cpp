@@ -281,9 +281,10 @@ static void RefreshBearerToken(RunState *run) {
 // Sends the request of a page, retrying failures the retry policy deems transient (connection errors, timeouts,
 // 429, 5xx) after its backoff, which honours Retry-After. The attempts count against the page's retries, which
 // IngestPage started: headers that arrive do not end the attempt (its body may still break off). Returns the started
-// stream, owned by the current memory context; raises the final error (with the policy's reason) otherwise. Returns
-// NULL when the first page answered 304 Not Modified to a conditional request (run->unchanged is set).
-static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
+// stream, owned by *stream_cxt (a child of the current memory context); raises the final error (with the policy's
+// reason) otherwise. Returns NULL when the first page answered 304 Not Modified to a conditional request
+// (run->unchanged is set).
+static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url, MemoryContext *stream_cxt) {
     const char *conditional = run->batch == 1 ? run->conditional_header : NULL;
     bool token_refreshed = false;  // options.auth: a 401 gets a new token once per request
     bulk_ingest::RetryPolicy *policy = run->retry_policy;
@@ -403,6 +404,7 @@ static bulk_ingest::HttpStream *StartPage(RunState *run, const char *url) {
             continue;
         }
         if (retry_in_ms < 0) {
+            *stream_cxt = attempt_cxt;
             return stream;
         }
         MemoryContextReset(attempt_cxt);  // ends the failed request
@@ -488,7 +490,8 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
     run->page_url = shown;
     run->batch++;
     ProgressSetPhase("connecting", run->page_url);
-    bulk_ingest::HttpStream *stream = StartPage(run, url);
+    MemoryContext stream_cxt = NULL;
+    bulk_ingest::HttpStream *stream = StartPage(run, url, &stream_cxt);
     const Declaration *decl = run->decl;
     if (stream == NULL) {
         run->batch--;
@@ -528,6 +531,11 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         auto declared = content_type ? bulk_ingest::CharsetFromContentType(*content_type) : std::nullopt;
         return declared && !bulk_ingest::IsUtf8Charset(*declared) ? declared : std::nullopt;
     });
+    // What reads the stream lives in the stream's own context, created after it, so that it goes first however the
+    // page ends: a context's objects are deleted in reverse order of creation, but its child contexts (the stream's)
+    // before any of them, which freed the stream under a read-ahead still reading it when a batch failed or was
+    // cancelled mid-page (found by scripts/test-asan-integration.sh: a heap-use-after-free on the producer thread).
+    MemoryContextSwitchTo(stream_cxt);
     if (charset != NULL) {
         body = NewInMemoryContext<bulk_ingest::TranscodingSource>(
             [&] { return new bulk_ingest::TranscodingSource(*stream, charset); });
@@ -571,6 +579,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         }
         return new bulk_ingest::PrefetchingReader(*records, prefetch);
     });
+    MemoryContextSwitchTo(page_cxt);
     BatchSource *source = &run->batch_source;
     source->reader = reader;
     source->row_buffer = NewInMemoryContext<bulk_ingest::GrowBuffer>([] { return new bulk_ingest::GrowBuffer(); });
