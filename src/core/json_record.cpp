@@ -35,6 +35,7 @@
 #include <rapidjson/reader.h>
 
 #include "error.h"
+#include "text.h"
 #include "value_format.h"
 
 namespace bulk_ingest {
@@ -205,30 +206,11 @@ size_t FindInvalidUtf8(const char *text, size_t len) {
             i++;
             continue;
         }
-        size_t tail;
-        unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-        if (c >= 0xC2 && c <= 0xDF) {
-            tail = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            tail = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            tail = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
+        size_t n = Utf8Length(s + i, len - i);
+        if (n == 0) {
             return i;
         }
-        if (i + tail >= len || s[i + 1] < lo || s[i + 1] > hi) {
-            return i;
-        }
-        for (size_t k = 2; k <= tail; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) {
-                return i;
-            }
-        }
-        i += tail + 1;
+        i += n;
     }
     return len;
 }

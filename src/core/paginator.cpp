@@ -68,19 +68,6 @@ class UrlHandle {
     CURLU *handle_;
 };
 
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // Decodes %XX (and '+' as a blank, as forms encode it) in a query parameter's name.
 std::string DecodeQueryName(const std::string &text) {
     std::string out;

@@ -1,6 +1,8 @@
 // Messages shared by the record readers.
 #include "record_reader.h"
 
+#include "text.h"
+
 namespace bulk_ingest {
 
 std::string FormatBytes(uint64_t bytes) {
@@ -16,41 +18,6 @@ std::string FormatBytes(uint64_t bytes) {
     }
     return std::to_string(value) + " " + kUnits[unit];
 }
-
-namespace {
-
-// The length of the valid UTF-8 sequence at s[0, n), or 0 when none starts there.
-size_t Utf8Length(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t tail;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        tail = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        tail = 2;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        tail = 3;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (tail >= n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t k = 2; k <= tail; k++) {
-        if ((s[k] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return tail + 1;
-}
-
-}  // namespace
 
 std::string Excerpt(const char *text, size_t len, size_t at, size_t radius) {
     const unsigned char *s = reinterpret_cast<const unsigned char *>(text);

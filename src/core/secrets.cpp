@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "error.h"
+#include "text.h"
 #include "url.h"
 
 namespace bulk_ingest {
@@ -47,19 +48,6 @@ void ScanReferences(const std::string &text, Literal literal, Visit visit) {
     }
 }
 
-int HexDigit(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // The length of an occurrence of value at text[pos] in any URL encoding of it: each byte as itself, as %XX (either
 // case of hex digit), or, for a space, as '+' (form encoding). 0 when there is none. A server may echo a secret
 // sent in the query back in its next-page links encoded its own way, and those URLs are shown (progress, errors).
@@ -68,8 +56,8 @@ size_t EncodedMatchLength(const std::string &text, size_t pos, const std::string
     for (char wanted : value) {
         if (j < text.size() && text[j] == wanted) {
             j++;
-        } else if (j + 2 < text.size() && text[j] == '%' && HexDigit(text[j + 1]) >= 0 && HexDigit(text[j + 2]) >= 0 &&
-                   static_cast<char>(HexDigit(text[j + 1]) * 16 + HexDigit(text[j + 2])) == wanted) {
+        } else if (j + 2 < text.size() && text[j] == '%' && HexValue(text[j + 1]) >= 0 && HexValue(text[j + 2]) >= 0 &&
+                   static_cast<char>(HexValue(text[j + 1]) * 16 + HexValue(text[j + 2])) == wanted) {
             j += 3;
         } else if (j < text.size() && wanted == ' ' && text[j] == '+') {
             j++;

@@ -1,12 +1,60 @@
 // Small text helpers shared by the core: ASCII case folding and trimming (HTTP header names, URL schemes and hosts,
-// setting values are ASCII by definition; no locale is consulted), and the lists of error messages.
+// setting values are ASCII by definition; no locale is consulted), hex digits, UTF-8 sequences, and the lists of error
+// messages.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace bulk_ingest {
+
+// The value of a hexadecimal digit, or -1 when c is none.
+inline int HexValue(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// The length of the valid UTF-8 sequence at s[0, n) (RFC 3629: no overlong forms, no surrogates, nothing above
+// U+10FFFF), or 0 when none starts there.
+inline size_t Utf8Length(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    size_t tail;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c < 0x80) {
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        tail = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        tail = 2;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        tail = 3;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (tail >= n || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t k = 2; k <= tail; k++) {
+        if ((s[k] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return tail + 1;
+}
 
 inline char AsciiLower(char c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

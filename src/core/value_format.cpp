@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "error.h"
+#include "text.h"
 
 namespace bulk_ingest {
 
@@ -81,19 +82,6 @@ void CivilFromDays(int64_t days, int64_t *year, int *month, int *day) {
     *day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
     *month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
     *year = yoe + era * 400 + (*month <= 2 ? 1 : 0);
-}
-
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 int Base64Value(char c) {
