@@ -6,6 +6,7 @@
 #include "core/grow_buffer.h"
 #include "pg/guard.h"
 #include "pg/load/merge.h"
+#include "pg/load/unchanged_rows.h"
 #include "pg/rights.h"
 #include "pg/worker/shared_state.h"
 #include "pg/sql.h"
@@ -81,10 +82,14 @@ typedef struct CopyFeed {
     CopyFromState cstate;
     Spool *spool;                  // the batch's rows, for copying it again (see Spool); NULL otherwise
     bulk_ingest::BatchKeys *keys;  // upserts: the keys of the batch, to tell whether one repeats; NULL otherwise
-    int64 rows;                    // rows handed to COPY in this attempt
-    int64 deleted;                 // records of this batch that delete their row (options.deleted_path)
-    size_t buffer_offset;          // bytes of *row_buffer already handed to COPY
-    MemoryContext row_cxt;         // reset for every row's watermark conversion
+    // Upserts that compare while copying (unchanged_rows.h): the target, whose existing rows a copy into the staging
+    // table leaves out; NULL when every row is staged.
+    Relation compare_with;
+    uint64 staged;          // rows of this attempt written to copy_rel (fewer than its rows when compared)
+    int64 rows;             // rows handed to COPY in this attempt
+    int64 deleted;          // records of this batch that delete their row (options.deleted_path)
+    size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
+    MemoryContext row_cxt;  // reset for every row's watermark conversion
     // Maps COPY's line numbers back to lines of the response: runs of consecutive lines, one entry per run.
     uint64 *run_copy_line;
     uint64 *run_source_line;
@@ -541,7 +546,13 @@ static uint64 CopyAttempt(CopyFeed *state, Relation copy_rel, List *attnames, Li
         // Triggers, check constraints and type input functions are user code: they run as the owner, restricted.
         RunRestricted(GetUserId(), [&] {
             state->cstate = BeginCopyFrom(pstate, copy_rel, NULL, NULL, false, FeedCopy, attnames, options);
-            rows = CopyFrom(state->cstate);
+            if (state->compare_with != NULL && RelationGetRelid(copy_rel) != RelationGetRelid(state->compare_with)) {
+                rows =
+                    CopyChangedRows(state->cstate, copy_rel, state->compare_with, state->source->decl, &state->staged);
+            } else {
+                rows = CopyFrom(state->cstate);
+                state->staged = rows;
+            }
             EndCopyFrom(state->cstate);
         });
         state->cstate = NULL;
@@ -685,6 +696,10 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     // (Not with on_error = 'skip': its attempts would have to tell conflicts from refused rows. Such a batch goes
     // through the staging table.)
     bool direct = upsert && !source->skip_bad_records && MayLoadDirectly(source, target);
+    // Unless most rows of the last batches changed, rows equal to the existing ones are left out as they are copied
+    // into the staging table (unchanged_rows.h); a partitioned table's are left out by the merge's SQL.
+    bool compared = upsert && !source->merge_state.skip_filter && CanCompareWhileCopying(target);
+    state.compare_with = compared ? target : NULL;
     state.maxruns = 16;
     state.run_copy_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
     state.run_source_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
@@ -731,7 +746,7 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
             bool may_repeat = true;
             CallCore([&] { may_repeat = state.keys->MayRepeat(); });
             PausePoint(PAUSE_BEFORE_MERGE);
-            MergeStaging(decl, target, kStagingTable, rows, may_repeat, &source->merge_state);
+            MergeStaging(decl, target, kStagingTable, rows, state.staged, compared, may_repeat, &source->merge_state);
             PausePoint(PAUSE_AFTER_MERGE);
         }
     }

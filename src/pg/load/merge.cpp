@@ -126,9 +126,15 @@ static char *MergeSql(const Declaration *decl, Relation target, const char *stag
     return sql.data;
 }
 
-void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 staged_rows, bool may_repeat,
-                  MergeState *state) {
-    bool filter = !state->skip_filter;
+void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 batch_rows, uint64 staged_rows,
+                  bool compared, bool may_repeat, MergeState *state) {
+    if (compared && staged_rows * 10 >= batch_rows * 9) {
+        state->skip_filter = true;  // mostly changed rows: the next batches stage every row
+    }
+    if (staged_rows == 0) {
+        return;  // every row was left out, as it equals the existing one
+    }
+    bool filter = !compared && !state->skip_filter;
     if (filter) {
         // A look at the first rows: when few of them are unchanged, leaving the unchanged ones out costs more than
         // it saves (a look-up per row), and the conditional update alone keeps them from being rewritten.
@@ -164,7 +170,7 @@ void MergeStaging(const Declaration *decl, Relation target, const char *staging,
     // Mostly changed rows: the filter found little to leave out, the next batches skip it (and its probe).
     // Mostly unchanged ones (the conditional update skipped them, so fewer rows were written than staged): filter
     // again.
-    if (written * 10 >= staged_rows * 9) {
+    if (!compared && written * 10 >= staged_rows * 9) {
         state->skip_filter = true;
     } else if (written * 2 < staged_rows) {
         state->skip_filter = false;

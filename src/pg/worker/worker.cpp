@@ -198,8 +198,9 @@ static int64 LoadAndCommitBatch(RunState *run, bulk_ingest::RecordReader *reader
         memset(&stats, 0, sizeof(stats));
         run->relid = CompleteRebuild(decl, &plan, load_into, &stats);
         RecordRebuild(run->run_id, plan.reason, stats.attempts, stats.wait_ms);
-        // The table holds this batch's rows only: the next batches try COPY straight into it (see LoadBatch).
-        source->load_directly = plan.empty;
+        // The table holds this batch's rows only (it was new or empty, or replace mode left the old rows behind):
+        // the next batches try COPY straight into it (see LoadBatch), and merge from the first key that conflicts.
+        source->load_directly = plan.empty || !plan.copy_rows;
     }
     int64 deleted = source->deleted_records > 0 ? ApplyDeletes(decl, source) : 0;
     ProgressSetPhase("committing", NULL);
