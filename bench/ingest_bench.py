@@ -121,6 +121,16 @@ def generate(rows):
 
 # ---- HTTP ------------------------------------------------------------------------------------------------------
 
+class QuietServer(ThreadingHTTPServer):
+    """Requests a run sent ahead for pages it then did not read (past the last page, or when it ended) are closed
+    by the client: not an error of the benchmark."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Handler(BaseHTTPRequestHandler):
     """GET /file/<name>: a data file, sent with sendfile(2) (so the server costs the loading side nothing);
     GET /empty: an empty NDJSON body; GET /pages/<style>?...: the latency-bound pages."""
@@ -587,7 +597,7 @@ def main():
 
     if args.formats:
         generate(args.rows)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     bench = Bench(args, server.server_address[1])

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/rejects_overhead.py [--rows 1000000] [--repeat 3]
 
-The rows and table of bench/ingest_vs_copy.py (bench.orders, 5 columns with a primary key, emptied before each
+The rows and table of bench/ingest_bench.py (bench.orders, 5 columns with a primary key, emptied before each
 contender, so the first batch takes the fast path), loaded by:
   copy_csv          COPY bench.orders FROM '<file>.csv', the baseline
   abort             bulk_ingest_run, upsert => 'off', on_error 'abort' (the default)
@@ -23,18 +23,17 @@ import sys
 import threading
 import time
 from functools import partial
-from http.server import ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "test", "lib"))
-import ingest_vs_copy  # noqa: E402
-from ingest_vs_copy import COLUMNS, TABLE_DDL, QuietHandler, generate, quote  # noqa: E402
+import ingest_bench  # noqa: E402
+from ingest_bench import COLUMNS, TABLE_DDL, Handler, QuietServer, data_path, generate, quote  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 
-# Its own files (a shared machine may hold another benchmark's in ingest_vs_copy's directory).
+# Its own files (a shared machine may hold another benchmark's in ingest_bench's directory).
 DATA_DIR = os.environ.get("BENCH_DATA_DIR", "/tmp/pg_bulk_ingest_bench_rejects")
-ingest_vs_copy.DATA_DIR = DATA_DIR
+ingest_bench.DATA_DIR = DATA_DIR
 
 
 def variant(path, name, every, spoil):
@@ -55,14 +54,14 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
 
-    print("generating %d rows ..." % args.rows, flush=True)
-    ndjson_path, csv_path = generate(args.rows)
+    generate(args.rows)
+    ndjson_path, csv_path = data_path(args.rows, "ndjson"), data_path(args.rows, "csv", copy_csv=True)
     bad_lines = variant(ndjson_path, "badlines", 1000, lambda line: line[:20] + "\n")
     bad_values = variant(ndjson_path, "badvalues", 100000,
                          lambda line: line.replace('"amount":', '"amount":"refused","x":', 1))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=DATA_DIR))
+    server = QuietServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    base_url = "http://127.0.0.1:%d/" % server.server_address[1]
+    base_url = "http://127.0.0.1:%d/file/" % server.server_address[1]
 
     cluster = Cluster("bench_rejects", settings={"fsync": "on", "max_wal_size": "4GB", "shared_buffers": "512MB"})
     cluster.destroy()
