@@ -249,3 +249,21 @@ def test_comparing_rows_of_a_table_with_a_dropped_column_and_large_values(db, se
     assert {k for k in after if after[k] != before[k]} == {1, 3}
     assert db.scalar("SELECT right(v, 1) FROM public.wide WHERE id = 1") == "z"
     assert db.scalar("SELECT v FROM public.wide WHERE id = 3") == "now set"
+
+
+def test_a_batch_whose_first_rows_changed_stages_the_rest_without_looking_and_still_writes_only_changes(db, server):
+    # The first 1,000 rows of the batch all changed: the rest is staged without being looked up, and the merge's
+    # conditional update leaves its unchanged rows unwritten; key 10, changed early and sent again unchanged at the
+    # end, keeps its last (unchanged) row.
+    records = [{"id": i, "v": "v%d" % i} for i in range(1, 3001)]
+    ds = server.add_dataset("probe", records, field=None, page_size=10000)
+    db.register("probe", server.url("/probe"), "public.probe", COLUMNS, options={"batch_rows": 10000})
+    db.run("probe")
+    before = versions(db, "public.probe")
+    ds.records[:] = [dict(r, v="new") if r["id"] <= 1500 else r for r in records] + [{"id": 10, "v": "v10"}]
+    result = db.run("probe", "__EARLIEST__")
+    assert result["status"] == "succeeded" and result["rows"] == 3001 and result["batches"] == 1
+    after = versions(db, "public.probe")
+    assert {k for k in after if after[k] != before[k]} == set(range(1, 1501)) - {10}
+    assert after[10] == before[10]
+    assert updates(db, "public.probe") == 1499

@@ -696,9 +696,9 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     // (Not with on_error = 'skip': its attempts would have to tell conflicts from refused rows. Such a batch goes
     // through the staging table.)
     bool direct = upsert && !source->skip_bad_records && MayLoadDirectly(source, target);
-    // Unless most rows of the last batches changed, rows equal to the existing ones are left out as they are copied
-    // into the staging table (unchanged_rows.h); a partitioned table's are left out by the merge's SQL.
-    bool compared = upsert && !source->merge_state.skip_filter && CanCompareWhileCopying(target);
+    // Rows equal to the existing ones are left out as they are copied into the staging table (unchanged_rows.h);
+    // a partitioned table's by the merge's SQL.
+    bool compared = upsert && CanCompareWhileCopying(target);
     state.compare_with = compared ? target : NULL;
     state.maxruns = 16;
     state.run_copy_line = (uint64 *)palloc(sizeof(uint64) * state.maxruns);
@@ -746,7 +746,7 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
             bool may_repeat = true;
             CallCore([&] { may_repeat = state.keys->MayRepeat(); });
             PausePoint(PAUSE_BEFORE_MERGE);
-            MergeStaging(decl, target, kStagingTable, rows, state.staged, compared, may_repeat, &source->merge_state);
+            MergeStaging(decl, target, kStagingTable, state.staged, compared, may_repeat, &source->merge_state);
             PausePoint(PAUSE_AFTER_MERGE);
         }
     }

@@ -126,11 +126,8 @@ static char *MergeSql(const Declaration *decl, Relation target, const char *stag
     return sql.data;
 }
 
-void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 batch_rows, uint64 staged_rows,
-                  bool compared, bool may_repeat, MergeState *state) {
-    if (compared && staged_rows * 10 >= batch_rows * 9) {
-        state->skip_filter = true;  // mostly changed rows: the next batches stage every row
-    }
+void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 staged_rows, bool compared,
+                  bool may_repeat, MergeState *state) {
     if (staged_rows == 0) {
         return;  // every row was left out, as it equals the existing one
     }
@@ -169,8 +166,11 @@ void MergeStaging(const Declaration *decl, Relation target, const char *staging,
     }
     // Mostly changed rows: the filter found little to leave out, the next batches skip it (and its probe).
     // Mostly unchanged ones (the conditional update skipped them, so fewer rows were written than staged): filter
-    // again.
-    if (!compared && written * 10 >= staged_rows * 9) {
+    // again. (Rows compared while copied decide batch by batch: unchanged_rows.h.)
+    if (compared) {
+        return;
+    }
+    if (written * 10 >= staged_rows * 9) {
         state->skip_filter = true;
     } else if (written * 2 < staged_rows) {
         state->skip_filter = false;

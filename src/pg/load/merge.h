@@ -29,9 +29,9 @@ typedef struct MergeState {
     bool skip_filter;
 } MergeState;
 
-// Merges pg_temp.<staging> (staged_rows of the batch's batch_rows rows, in arrival order) into target: one row per
-// key, the last one, replacing an existing row only where it differs. compared: the rows equal to the existing ones
-// were left out as they were copied (unchanged_rows.h), so the staged ones are new or changed, and none at all need
-// no merge. may_repeat: the batch may repeat a key.
-void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 batch_rows, uint64 staged_rows,
-                  bool compared, bool may_repeat, MergeState *state);
+// Merges pg_temp.<staging> (staged_rows rows, in arrival order) into target: one row per key, the last one,
+// replacing an existing row only where it differs. compared: rows equal to the existing ones were left out as they
+// were copied (unchanged_rows.h), so no statement looks for them, and a batch with none staged needs no merge.
+// may_repeat: the batch may repeat a key.
+void MergeStaging(const Declaration *decl, Relation target, const char *staging, uint64 staged_rows, bool compared,
+                  bool may_repeat, MergeState *state);

@@ -18,6 +18,9 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
+// Rows of a batch compared before the comparing may stop; and it stops when at least 9 in 10 of them were staged.
+static const uint64 kProbeRows = 1000;
+
 bool CanCompareWhileCopying(Relation target) {
     return target->rd_rel->relkind == RELKIND_RELATION && OidIsValid(RelationGetPrimaryKeyIndex(target));
 }
@@ -169,6 +172,7 @@ uint64 CopyChangedRows(CopyFromState cstate, Relation staging, Relation target, 
     error_context_stack = &callback;
     uint64 read = 0;
     uint64 written = 0;
+    bool comparing = true;
     for (;;) {
         CHECK_FOR_INTERRUPTS();
         ResetPerTupleExprContext(estate);
@@ -182,7 +186,10 @@ uint64 CopyChangedRows(CopyFromState cstate, Relation staging, Relation target, 
         if (check) {
             ExecConstraints(result, slot, estate);
         }
-        if (MustStage(&comparer, slot)) {
+        if (comparing && read == kProbeRows && written * 10 >= read * 9) {
+            comparing = false;  // mostly new or changed rows: the rest is staged without looking
+        }
+        if (!comparing || MustStage(&comparer, slot)) {
             table_tuple_insert(staging, slot, cid, TABLE_INSERT_SKIP_FSM, bistate);
             written++;
         }

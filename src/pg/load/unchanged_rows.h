@@ -9,6 +9,10 @@
 //
 // The last row of a key still wins: a row equal to the existing one is staged after all when an earlier row of the
 // batch matched the same existing row (and so was staged as a change), so that the merge's last row is the batch's.
+//
+// A look-up costs about as much as the merge's own conflict check, so a batch of changed rows would pay it twice:
+// when nearly all of the first rows of a batch are new or changed, the rest of the batch is staged without looking
+// (the merge's update, conditional on a difference, still leaves unchanged rows unwritten).
 #pragma once
 
 #include "pg/pg_prelude.h"
