@@ -186,12 +186,12 @@ uint64 CopyChangedRows(CopyFromState cstate, Relation staging, Relation target, 
         if (check) {
             ExecConstraints(result, slot, estate);
         }
-        if (comparing && read == kProbeRows && written * 10 >= read * 9) {
-            comparing = false;  // mostly new or changed rows: the rest is staged without looking
-        }
         if (!comparing || MustStage(&comparer, slot)) {
             table_tuple_insert(staging, slot, cid, TABLE_INSERT_SKIP_FSM, bistate);
             written++;
+        }
+        if (comparing && read == kProbeRows && written * 10 >= read * 9) {
+            comparing = false;  // mostly new or changed rows: the rest is staged without looking
         }
     }
     MemoryContextSwitchTo(batch_cxt);
