@@ -23,9 +23,10 @@ extern "C" {
 
 // What a run learnt from its previous merges. Zeroed at the start of a run.
 typedef struct MergeState {
-    // Most rows of the last batches changed: leaving out unchanged rows (a look-up per row) costs more than it saves,
-    // so every row is staged and the merge relies on the conditional update alone (unchanged rows are then locked,
-    // but still not rewritten).
+    // Into a partitioned table (whose rows the merge statement compares): most rows of the last batches changed, so
+    // leaving out unchanged rows (a look-up per row) costs more than it saves, and the merge relies on the
+    // conditional update alone (unchanged rows are then locked, but still not rewritten). Plain tables decide batch
+    // by batch as their rows are copied (unchanged_rows.h).
     bool skip_filter;
 } MergeState;
 
