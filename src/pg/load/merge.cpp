@@ -6,7 +6,6 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/stratnum.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_operator.h"
 #include "lib/stringinfo.h"
@@ -19,9 +18,7 @@ extern "C" {
 // of the index's operator family, so that the filter finds exactly the rows ON CONFLICT would, whatever the
 // search_path (which is pinned) and whatever schema the type's operators live in.
 static char *KeyEqualityOperator(Relation index, int i) {
-    Oid type = index->rd_opcintype[i];
-    Oid opno = get_opfamily_member(index->rd_opfamily[i], type, type, BTEqualStrategyNumber);
-    HeapTuple tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+    HeapTuple tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(KeyEqualityOperatorOid(index, i)));
     if (!HeapTupleIsValid(tuple)) {
         elog(ERROR, "pg_bulk_ingest: no equality operator in the operator family of the primary key");
     }

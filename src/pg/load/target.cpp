@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -284,4 +285,13 @@ void CheckCanLoad(const Declaration *decl, Relation rel, bool upsert) {
     if (XactReadOnly && !rel->rd_islocaltemp) {
         PreventCommandIfReadOnly("bulk_ingest_run");
     }
+}
+
+Oid KeyEqualityOperatorOid(Relation index, int column) {
+    Oid type = index->rd_opcintype[column];
+    Oid opno = get_opfamily_member(index->rd_opfamily[column], type, type, BTEqualStrategyNumber);
+    if (!OidIsValid(opno)) {
+        elog(ERROR, "pg_bulk_ingest: no equality operator in the operator family of the primary key");
+    }
+    return opno;
 }

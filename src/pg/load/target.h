@@ -36,5 +36,9 @@ void CheckLoadPrivileges(const Declaration *decl, Oid relid);
 // also UPDATE when upserting), row-level security does not apply, and the transaction may write.
 void CheckCanLoad(const Declaration *decl, Relation rel, bool upsert);
 
+// The equality operator of key column `column` of index (the primary key): the one of the index's operator family,
+// which ON CONFLICT uses. Raises an error when the family has none.
+Oid KeyEqualityOperatorOid(Relation index, int column);
+
 // Whether runs of this declaration merge rows on the primary key (else they append).
 bool DeclarationUpserts(const Declaration *decl);

@@ -1,5 +1,7 @@
 #include "pg/load/unchanged_rows.h"
 
+#include "pg/load/target.h"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -65,13 +67,8 @@ static void OpenComparer(RowComparer *c, Relation staging, Relation target, cons
     c->key_staged = (AttrNumber *)palloc(sizeof(AttrNumber) * c->nkeys);
     for (int i = 0; i < c->nkeys; i++) {
         // The equality of the index's operator family: the rows ON CONFLICT finds.
-        Oid type = c->index->rd_opcintype[i];
-        Oid opno = get_opfamily_member(c->index->rd_opfamily[i], type, type, BTEqualStrategyNumber);
-        if (!OidIsValid(opno)) {
-            elog(ERROR, "pg_bulk_ingest: no equality operator in the operator family of the primary key");
-        }
         ScanKeyEntryInitialize(&c->keys[i], 0, (AttrNumber)(i + 1), BTEqualStrategyNumber, InvalidOid,
-                               c->index->rd_indcollation[i], get_opcode(opno), (Datum)0);
+                               c->index->rd_indcollation[i], get_opcode(KeyEqualityOperatorOid(c->index, i)), (Datum)0);
         const char *name = get_attname(target_oid, c->index->rd_index->indkey.values[i], false);
         c->key_staged[i] = get_attnum(staging_oid, name);
     }
