@@ -2,14 +2,15 @@
 //
 // Design: the ByteSource is read in 64 KiB blocks; a state machine splits each record into fields, appending their
 // (unquoted, unescaped) text to one record buffer with the end offset of each field. Runs of ordinary bytes are found
-// with a per-byte table and appended at once. Field values are views into the record buffer, valid until the next
-// call to Next().
+// sixteen bytes at a time (byte_set.h) and appended at once. Field values are views into the record buffer, valid until
+// the next call to Next().
 #include "csv_reader.h"
 
 #include <cstring>
 #include <string>
 #include <utility>
 
+#include "byte_set.h"
 #include "error.h"
 #include "grow_buffer.h"
 #include "json_record.h"
@@ -121,10 +122,10 @@ struct CsvReader::Impl {
     size_t end_ = 0;
     uint64_t base_ = 0;  // input offset of block_[0]
     bool eof_ = false;
-    bool special_[256] = {};         // bytes that end a run in an unquoted field
-    bool quoted_special_[256] = {};  // ... in a quoted field
-    uint64_t line_no_ = 0;           // line breaks consumed so far
-    bool after_cr_ = false;          // the last byte consumed was a CR (a following LF is the same line break)
+    ByteSet<3> special_;         // bytes that end a run in an unquoted field
+    ByteSet<4> quoted_special_;  // ... in a quoted field
+    uint64_t line_no_ = 0;       // line breaks consumed so far
+    bool after_cr_ = false;      // the last byte consumed was a CR (a following LF is the same line break)
 
     // The current record.
     size_t max_record_bytes_;
@@ -142,6 +143,8 @@ CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvRe
       fields_(columns_.size()),
       converter_(columns_, false),
       block_(new char[kBlockBytes]),
+      special_{options_.delimiter, '\r', '\n'},
+      quoted_special_{options_.quote, escape_, '\r', '\n'},
       max_record_bytes_(max_record_bytes) {
     auto bad = [](char c) { return c == '\r' || c == '\n' || c == '\0'; };
     if (bad(options_.delimiter) || bad(options_.quote) || bad(escape_)) {
@@ -177,13 +180,6 @@ CsvReader::Impl::Impl(ByteSource &source, std::vector<ColumnSpec> columns, CsvRe
             names_.push_back(token);
         }
     }
-    special_[static_cast<unsigned char>(options_.delimiter)] = true;
-    special_[static_cast<unsigned char>('\r')] = true;
-    special_[static_cast<unsigned char>('\n')] = true;
-    quoted_special_[static_cast<unsigned char>(options_.quote)] = true;
-    quoted_special_[static_cast<unsigned char>(escape_)] = true;
-    quoted_special_[static_cast<unsigned char>('\r')] = true;
-    quoted_special_[static_cast<unsigned char>('\n')] = true;
 }
 
 bool CsvReader::Impl::Fill() {
@@ -201,7 +197,7 @@ bool CsvReader::Impl::Fill() {
     return true;
 }
 
-void CsvReader::Impl::Append(const char *data, size_t len) {
+inline void CsvReader::Impl::Append(const char *data, size_t len) {
     if (len > max_record_bytes_ - buf_.size()) {
         throw RecordTooLongError(record_line_, RecordTooLong("record", max_record_bytes_));
     }
@@ -272,9 +268,7 @@ bool CsvReader::Impl::ReadRecord() {
                 [[fallthrough]];
             case State::kUnquoted: {
                 size_t start = pos_;
-                while (pos_ < end_ && !special_[static_cast<unsigned char>(block_[pos_])]) {
-                    pos_++;
-                }
+                pos_ = static_cast<size_t>(special_.Find(block_.get() + pos_, block_.get() + end_) - block_.get());
                 Append(block_.get() + start, pos_ - start);
                 if (pos_ == end_) {
                     continue;
@@ -295,8 +289,18 @@ bool CsvReader::Impl::ReadRecord() {
             }
             case State::kQuoted: {
                 size_t start = pos_;
-                while (pos_ < end_ && !quoted_special_[static_cast<unsigned char>(block_[pos_])]) {
-                    pos_++;
+                for (;;) {
+                    pos_ = static_cast<size_t>(quoted_special_.Find(block_.get() + pos_, block_.get() + end_) -
+                                               block_.get());
+                    // A doubled quote inside the block is one quote of the value: appended with the run before it,
+                    // and the scan goes on (JSON in a CSV field doubles every quote it has).
+                    if (pos_ + 1 < end_ && block_[pos_] == quote && escape_ == quote && block_[pos_ + 1] == quote) {
+                        Append(block_.get() + start, pos_ + 1 - start);
+                        pos_ += 2;
+                        start = pos_;
+                        continue;
+                    }
+                    break;
                 }
                 Append(block_.get() + start, pos_ - start);
                 if (pos_ == end_) {

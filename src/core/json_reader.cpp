@@ -6,7 +6,8 @@
 //   (IterativeParseNext), and its push parser cannot return from the middle of a document. Strings of the skeleton
 //   are checked and unescaped by RapidJSON (UnescapeJsonString) and numbers by the JSON number grammar, so the whole
 //   document is validated.
-// - Each element of the records array is captured whole by a bracket scanner that knows strings and escapes: a record
+// - Each element of the records array is captured whole by a bracket scanner that knows strings and escapes (it
+//   looks at sixteen bytes at a time for the next bracket or quote: byte_set.h): a record
 //   inside one 64 KiB read block is used where it is, one that spans blocks is gathered in record_buf_. The record is
 //   then parsed and validated by JsonRecordParser (RapidJSON SAX, insitu), exactly as an NDJSON line is.
 // - Memory: the read block, the largest record (or skeleton string) seen recently, and the parser's copy of it.
@@ -17,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "byte_set.h"
 #include "error.h"
 #include "grow_buffer.h"
 #include "json_pointer.h"
@@ -31,20 +33,8 @@ constexpr size_t kKeepBytes = size_t(4) << 20;  // buffers larger than this are 
 constexpr size_t kMaxDepth = 1000;              // nesting limit of the skeleton
 
 // Bytes that matter to the record scanner: outside strings and inside them.
-struct ScanTables {
-    bool structural[256] = {};
-    bool in_string[256] = {};
-    constexpr ScanTables() {
-        structural[static_cast<unsigned char>('"')] = true;
-        structural[static_cast<unsigned char>('{')] = true;
-        structural[static_cast<unsigned char>('[')] = true;
-        structural[static_cast<unsigned char>('}')] = true;
-        structural[static_cast<unsigned char>(']')] = true;
-        in_string[static_cast<unsigned char>('"')] = true;
-        in_string[static_cast<unsigned char>('\\')] = true;
-    }
-};
-constexpr ScanTables kScan;
+const ByteSet<5> kStructural{'"', '{', '[', '}', ']'};
+const ByteSet<2> kInString{'"', '\\'};
 
 bool IsBareChar(int c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '+' ||
@@ -532,9 +522,8 @@ void JsonReader::Impl::CaptureRecord() {
                     p++;
                     continue;
                 }
-                while (p < e && !kScan.in_string[*p]) {
-                    p++;
-                }
+                p = reinterpret_cast<const unsigned char *>(
+                    kInString.Find(reinterpret_cast<const char *>(p), reinterpret_cast<const char *>(e)));
                 if (p == e) {
                     break;
                 }
@@ -546,9 +535,8 @@ void JsonReader::Impl::CaptureRecord() {
                 p++;
                 continue;
             }
-            while (p < e && !kScan.structural[*p]) {
-                p++;
-            }
+            p = reinterpret_cast<const unsigned char *>(
+                kStructural.Find(reinterpret_cast<const char *>(p), reinterpret_cast<const char *>(e)));
             if (p == e) {
                 break;
             }

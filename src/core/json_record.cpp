@@ -23,6 +23,10 @@
 #include <string_view>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 // This file's own copy of RapidJSON, in its own namespace, so that it may use SSE2 without making the instantiations
 // of the other users of RapidJSON differ from these (an ODR violation).
 #define RAPIDJSON_NAMESPACE bulk_ingest_ndjson_rapidjson
@@ -193,6 +197,12 @@ size_t FindInvalidUtf8(const char *text, size_t len) {
     const unsigned char *s = reinterpret_cast<const unsigned char *>(text);
     size_t i = 0;
     while (i < len) {
+#if defined(__SSE2__)
+        if (i + 16 <= len && _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i *>(s + i))) == 0) {
+            i += 16;  // sixteen ASCII bytes
+            continue;
+        }
+#endif
         if (i + 8 <= len) {
             uint64_t word;
             memcpy(&word, s + i, 8);
