@@ -1,16 +1,18 @@
 // libFuzzer target: the read-ahead (src/core/prefetch.h). A reader (NDJSON, JSON or CSV, chosen by the input) over
 // the fuzzed bytes is read directly, and a second one over the same bytes behind a PrefetchingReader (block size,
 // records per block and queue length chosen by the input); both must tell the same story: every record's values and
-// source texts, its line and the bytes consumed; every refused record in its place with its error's type, text,
-// line and excerpt, what PositionReached and RecordText said then, and the records after it (as with
-// options.on_error = 'skip'); the failure that ends the input (a broken transfer is simulated at a byte the input
-// chooses) with its position; the bytes consumed at the end. The byte source can also say it is about to wait for
-// the network, which makes the producer hand over a part-filled block, as a slow server does.
+// source texts, its COPY row (encoded ahead by the read-ahead), its line and the bytes consumed; every refused record
+// in its place with its error's type, text, line and excerpt, what PositionReached and RecordText said then, and the
+// records after it (as with options.on_error = 'skip'); the failure that ends the input (a broken transfer is
+// simulated at a byte the input chooses) with its position; the bytes consumed at the end. The byte source can also
+// say it is about to wait for the network, which makes the producer hand over a part-filled block, as a slow server
+// does.
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <typeinfo>
 
+#include "copy_text.h"
 #include "csv_reader.h"
 #include "error.h"
 #include "fuzz_input.h"
@@ -85,8 +87,9 @@ void Append(std::string &trace, const char *label, uint64_t n) {
 }
 
 // Everything a caller (src/pg/loader.cpp) reads of the reader, as text, until the end or a failure it cannot step
-// over; at most max_records calls.
-std::string Trace(bulk_ingest::RecordReader &reader, int max_records) {
+// over, with the COPY row of each record's first copy_columns values as the caller feeds it (encoded ahead by the
+// read-ahead, or by the caller); at most max_records calls.
+std::string Trace(bulk_ingest::RecordReader &reader, size_t copy_columns, int max_records) {
     std::string trace;
     for (int i = 0; i < max_records; i++) {
         try {
@@ -105,6 +108,11 @@ std::string Trace(bulk_ingest::RecordReader &reader, int max_records) {
                 }
                 Append(trace, "source=", reader.SourceText(c));
             }
+            std::string row(reader.CopyRow());
+            if (row.empty()) {
+                bulk_ingest::AppendCopyRow(row, reader, copy_columns);
+            }
+            Append(trace, "copy=", row);
         } catch (const bulk_ingest::RecordError &e) {
             bool fatal = dynamic_cast<const bulk_ingest::FatalRecordError *>(&e) != nullptr;
             trace += fatal ? "\nfatal " : "\nrefused ";
@@ -145,6 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int kMaxRecords = 2000;
 
     std::string direct, prefetched;
+    size_t copy_columns = 0;
     {
         WaitingSource source(in.Rest(), in.RestSize(), c.pattern, c.waits % 4, fail_at);
         std::unique_ptr<bulk_ingest::RecordReader> reader;
@@ -153,7 +162,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } catch (const bulk_ingest::Error &) {
             return 0;  // options the reader refuses
         }
-        direct = Trace(*reader, kMaxRecords);
+        // The COPY row of every column, or of all but the last (as with options.deleted_path).
+        copy_columns = reader->ColumnCount() - (reader->ColumnCount() > 0 ? c.columns & 1 : 0);
+        direct = Trace(*reader, copy_columns, kMaxRecords);
     }
     {
         WaitingSource source(in.Rest(), in.RestSize(), c.pattern, c.waits % 4, fail_at);
@@ -164,8 +175,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         options.max_blocks = 1 + ((block >> 6) & 3);
         options.wait_check_interval_ms = 1;
         options.skips_refused = true;  // the trace reads on past refused records, as on_error = 'skip' does
+        options.copy_row_columns = copy_columns;
         bulk_ingest::PrefetchingReader reader(*inner, options);
-        prefetched = Trace(reader, kMaxRecords);
+        prefetched = Trace(reader, copy_columns, kMaxRecords);
     }
     if (direct != prefetched) {
         fprintf(stderr, "---- read directly:\n%s\n---- read ahead:\n%s\n", direct.c_str(), prefetched.c_str());

@@ -2,8 +2,10 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 
+#include "copy_text.h"
 #include "error.h"
 
 namespace bulk_ingest {
@@ -90,6 +92,7 @@ PrefetchingReader::PrefetchingReader(RecordReader &inner, PrefetchOptions option
     if (options_.max_blocks < 1) {
         options_.max_blocks = 1;
     }
+    options_.copy_row_columns = std::min(options_.copy_row_columns, columns_);
 }
 
 PrefetchingReader::~PrefetchingReader() {
@@ -164,9 +167,15 @@ void PrefetchingReader::ProduceBlocks() {
                 }
                 Record record{inner_.Line(), inner_.BytesConsumed(), static_cast<uint32_t>(block->offsets.size()),
                               source_texts, -1};
+                size_t values_start = block->text.size();
                 AddValues(*block, false);
                 if (source_texts) {
                     AddValues(*block, true);
+                }
+                if (options_.copy_row_columns > 0 && block->text.size() - values_start <= kMaxEncodedRecordBytes) {
+                    record.copy_row = static_cast<uint32_t>(block->text.size());
+                    AppendCopyRow(block->text, inner_, options_.copy_row_columns);
+                    record.copy_row_len = static_cast<uint32_t>(block->text.size() - record.copy_row);
                 }
                 block->records.push_back(record);
                 inner_.ReleaseRecord();  // the values are in the block: a long record is not held twice
@@ -284,6 +293,9 @@ bool PrefetchingReader::Next() {
         std::rethrow_exception(refused.error);
     }
     record_text_.clear();
+    copy_row_ = record.copy_row == kNoCopyRow
+                    ? std::string_view()
+                    : std::string_view(current_->text.data() + record.copy_row, record.copy_row_len);
     auto value = [&](size_t index) {
         uint32_t length = current_->lengths[index];
         return length == kNull
@@ -304,6 +316,7 @@ void PrefetchingReader::ReleaseRecord() noexcept {
     if (current_ != nullptr && next_record_ == current_->records.size() &&
         current_->text.capacity() > 4 * options_.block_bytes) {
         std::string().swap(current_->text);
+        copy_row_ = std::string_view();
         for (size_t i = 0; i < columns_; i++) {
             fields_[i] = FieldValue{true, {}};
             source_texts_[i] = std::string_view();

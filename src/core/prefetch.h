@@ -69,6 +69,11 @@ struct PrefetchOptions {
     // past them. Otherwise a refused record ends the read-ahead like any failure (nothing is read, nor requested,
     // past a record that fails its batch).
     bool skips_refused = false;
+    // > 0: the producer also encodes each record's first copy_row_columns values as a COPY text row (copy_text.h),
+    // which CopyRow() hands out, so that the encoding runs on the producer's core rather than on the consumer's
+    // (the backend's main thread, which COPY keeps busy). Records whose values exceed kMaxEncodedRecordBytes are not
+    // encoded ahead (a long record is not held twice): CopyRow() is empty for them.
+    size_t copy_row_columns = 0;
     // Called on the producer thread when the wrapped reader has reached its end (the response was read whole), with
     // the reader (its captured body values) and the number of records it gave (refused ones included), before the
     // end is handed over: what lets the next page be requested while this one is still being loaded. What it throws
@@ -78,6 +83,8 @@ struct PrefetchOptions {
 
 class PrefetchingReader final : public RecordReader, public ProducerThread {
   public:
+    static constexpr size_t kMaxEncodedRecordBytes = 64 * 1024;
+
     // inner must outlive this reader and must not be used by anyone else until Next() returned false or threw.
     PrefetchingReader(RecordReader &inner, PrefetchOptions options);
     ~PrefetchingReader() override;
@@ -92,6 +99,8 @@ class PrefetchingReader final : public RecordReader, public ProducerThread {
     uint64_t BytesConsumed() const override { return consumed_; }
     uint64_t PositionReached() const override { return position_; }
     std::string_view RecordText() const override { return record_text_; }
+    // The current record's COPY text row (options.copy_row_columns), or empty when it was not encoded ahead.
+    std::string_view CopyRow() const override { return copy_row_; }
     void ReleaseRecord() noexcept override;
 
     // The wrapped reader, for what only it can tell (captured body values), once Next() has returned false.
@@ -102,12 +111,15 @@ class PrefetchingReader final : public RecordReader, public ProducerThread {
     bool StopRequested() const override { return stop_.load(std::memory_order_relaxed); }
 
   private:
+    static constexpr uint32_t kNoCopyRow = UINT32_MAX;
     struct Record {
         uint64_t line;
         uint64_t consumed;
-        uint32_t first_value;  // its first value in offsets/lengths
-        bool source_texts;     // columns more values follow its own: the source's texts (SourceText)
-        int32_t refused;       // >= 0: a record the reader refused, errors[refused]; it has no values
+        uint32_t first_value;            // its first value in offsets/lengths
+        bool source_texts;               // columns more values follow its own: the source's texts (SourceText)
+        int32_t refused;                 // >= 0: a record the reader refused, errors[refused]; it has no values
+        uint32_t copy_row = kNoCopyRow;  // start of its COPY row in text (options.copy_row_columns)
+        uint32_t copy_row_len = 0;
     };
     // What the consumer needs of a reader's error: the exception, and what PositionReached/RecordText said then.
     struct Failure {
@@ -162,6 +174,7 @@ class PrefetchingReader final : public RecordReader, public ProducerThread {
     uint64_t consumed_ = 0;
     uint64_t position_ = 1;    // PositionReached(): the record after the last one handed over, or an error's
     std::string record_text_;  // RecordText() of the last error, "" otherwise
+    std::string_view copy_row_;
 };
 
 }  // namespace bulk_ingest

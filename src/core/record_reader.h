@@ -58,6 +58,10 @@ class RecordReader {
     // The text of the record Next() last read or refused, when the reader has it (for bulk_ingest.rejects): an
     // NDJSON line, a JSON record, a CSV record's fields joined by the delimiter. Valid until the next Next().
     virtual std::string_view RecordText() const { return std::string_view(); }
+    // The current record's row in COPY's text format (copy_text.h), newline included, when the reader encoded it
+    // ahead (the read-ahead does, on its own thread: prefetch.h); empty when the caller is to encode it. Valid until
+    // the next Next() or ReleaseRecord().
+    virtual std::string_view CopyRow() const { return std::string_view(); }
 };
 
 }  // namespace bulk_ingest

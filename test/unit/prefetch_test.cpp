@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "copy_text.h"
 #include "error.h"
 #include "prefetch.h"
 #include "record_reader.h"
@@ -235,4 +238,79 @@ TEST(Prefetch, ReadAheadIsBounded) {
 TEST(Prefetch, OnlyTheProducerThreadIsOne) {
     EXPECT_FALSE(bulk_ingest::OnProducerThread());
     EXPECT_FALSE(bulk_ingest::ProducerShouldStop());
+}
+
+namespace {
+
+// Records given as lists of three values (nullopt: NULL); a record given as {"!refuse"} is refused and stepped over.
+class ListReader : public RecordReader {
+  public:
+    explicit ListReader(std::vector<std::vector<std::optional<std::string>>> records) : records_(std::move(records)) {}
+    bool Next() override {
+        if (next_ >= records_.size()) {
+            return false;
+        }
+        const std::vector<std::optional<std::string>> &record = records_[next_++];
+        if (record.size() == 1 && record[0] == "!refuse") {
+            throw bulk_ingest::RecordError(next_, "refused");
+        }
+        for (size_t i = 0; i < 3; i++) {
+            fields_[i] = record[i] ? FieldValue{false, *record[i]} : FieldValue{true, {}};
+        }
+        return true;
+    }
+    const FieldValue &Field(size_t column) const override { return fields_[column]; }
+    size_t ColumnCount() const override { return 3; }
+    uint64_t Line() const override { return next_; }
+    uint64_t BytesConsumed() const override { return next_; }
+    uint64_t PositionReached() const override { return next_ + 1; }
+
+  private:
+    std::vector<std::vector<std::optional<std::string>>> records_;
+    size_t next_ = 0;
+    FieldValue fields_[3];
+};
+
+}  // namespace
+
+TEST(Prefetch, EncodesTheCopyRowsOfTheRecordsOnItsThreadWhenAsked) {
+    std::string long_value(PrefetchingReader::kMaxEncodedRecordBytes + 1, 'x');
+    std::vector<std::vector<std::optional<std::string>>> records = {
+        {"1", "tab\there", "third"},
+        {"2", std::nullopt, "back\\slash"},
+        {"!refuse"},
+        {"3", "line\nbreak\r", std::nullopt},
+        {"4", long_value, "y"},  // too long to be held twice: the consumer encodes it
+        {"5", "", "z"},
+    };
+    for (size_t columns : {0, 2, 3, 9}) {
+        ListReader inner(records);
+        PrefetchOptions options = SmallBlocks();
+        options.skips_refused = true;
+        options.copy_row_columns = columns;
+        PrefetchingReader reader(inner, options);
+        std::vector<std::string> rows;
+        for (;;) {
+            try {
+                if (!reader.Next()) {
+                    break;
+                }
+            } catch (const bulk_ingest::RecordError &) {
+                rows.push_back("refused");
+                continue;
+            }
+            std::string expected;
+            bulk_ingest::AppendCopyRow(expected, reader, std::min<size_t>(columns, 3));
+            if (columns == 0 || reader.Field(1).text == long_value) {
+                EXPECT_EQ(reader.CopyRow(), "") << "record " << reader.Field(0).text << ", " << columns << " columns";
+            } else {
+                EXPECT_EQ(reader.CopyRow(), expected) << "record " << reader.Field(0).text;
+            }
+            rows.push_back(std::string(reader.CopyRow()));
+        }
+        if (columns == 2) {
+            EXPECT_EQ(rows, (std::vector<std::string>{"1\ttab\\there\n", "2\t\\N\n", "refused", "3\tline\\nbreak\\r\n",
+                                                      "", "5\t\n"}));
+        }
+    }
 }

@@ -342,7 +342,13 @@ static bool NextRow(CopyFeed *f) {
                     }
                 }
                 if (!deleted) {
-                    bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
+                    // Encoded by the read-ahead on its own core when it could (options.copy_row_columns).
+                    std::string_view row = reader.CopyRow();
+                    if (!row.empty()) {
+                        buffer.append(row.data(), row.size());
+                    } else {
+                        bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
+                    }
                 }
                 if (keys != nullptr && !deleted) {
                     keys->Add(reader);

@@ -562,6 +562,7 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         bulk_ingest::PrefetchOptions prefetch;
         prefetch.should_abort = ShouldAbortTransfer;
         prefetch.skips_refused = run->batch_source.skip_bad_records;
+        prefetch.copy_row_columns = (size_t)decl->ncolumns;  // COPY's rows are encoded on the read-ahead's core
         if (next_turn >= 0) {
             bulk_ingest::PageInfo page;
             page.url = outcome.url;
