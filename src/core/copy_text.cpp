@@ -20,10 +20,9 @@ struct EscapeTable {
 };
 constexpr EscapeTable kEscapes;
 
-// Out is std::string or GrowBuffer (the loader's row buffer, which grows without copying: grow_buffer.h).
-template <class Out>
-void AppendEscaped(Out &out, std::string_view text) {
-    const char *run = text.data();  // start of the bytes not yet appended
+// Writes text at dst with COPY's escapes and returns the end: at most 2 * text.size() bytes.
+char *WriteEscaped(char *dst, std::string_view text) {
+    const char *run = text.data();  // start of the bytes not yet written
     const char *end = run + text.size();
     const char *p = run;
     while (p < end) {
@@ -45,18 +44,99 @@ void AppendEscaped(Out &out, std::string_view text) {
 #endif
         char letter = kEscapes.letter[static_cast<unsigned char>(*p)];
         if (letter != 0) {
+            CopyBytes(dst, run, static_cast<size_t>(p - run));
+            dst += p - run;
+            *dst++ = '\\';
+            *dst++ = letter;
+            run = p + 1;
+        }
+        p++;
+    }
+    CopyBytes(dst, run, static_cast<size_t>(end - run));
+    return dst + (end - run);
+}
+
+// The most bytes the row of the first n columns of reader's record can take: each value escaped at most doubles, a
+// NULL is \N, and the tabs between the values and the newline.
+size_t RowBound(const RecordReader &reader, size_t n) {
+    size_t bound = n + 1;
+    for (size_t i = 0; i < n; i++) {
+        const FieldValue &field = reader.Field(i);
+        bound += field.is_null ? 2 : 2 * field.text.size();
+    }
+    return bound;
+}
+
+// Writes the row at dst (RowBound bytes of room) and returns its end.
+char *WriteRow(char *dst, const RecordReader &reader, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            *dst++ = '\t';
+        }
+        const FieldValue &field = reader.Field(i);
+        if (field.is_null) {
+            *dst++ = '\\';
+            *dst++ = 'N';
+        } else {
+            dst = WriteEscaped(dst, field.text);
+        }
+    }
+    *dst++ = '\n';
+    return dst;
+}
+
+// Rows and values up to this long are written in place, in room made for their longest form, and the buffer then cut
+// to what they took: one growth check per row instead of one append per run of bytes. Longer ones are appended run
+// by run, so that a long record does not reserve twice its size (with vm.overcommit_memory = 2, which PostgreSQL's
+// documentation recommends, reserved memory counts whether it is used or not).
+constexpr size_t kInPlaceMax = 64 * 1024;
+
+char *Room(std::string &out, size_t n) {
+    size_t start = out.size();
+    out.resize(start + n);
+    return &out[start];
+}
+
+char *Room(GrowBuffer &out, size_t n) {
+    return out.Extend(n);
+}
+
+void Cut(std::string &out, const char *end) {
+    out.resize(static_cast<size_t>(end - out.data()));
+}
+
+void Cut(GrowBuffer &out, const char *end) {
+    out.Truncate(static_cast<size_t>(end - out.data()));
+}
+
+// Out is std::string or GrowBuffer (the loader's row buffer, which grows without copying: grow_buffer.h).
+template <class Out>
+void AppendEscaped(Out &out, std::string_view text) {
+    if (text.size() <= kInPlaceMax / 2) {
+        Cut(out, WriteEscaped(Room(out, 2 * text.size()), text));
+        return;
+    }
+    const char *run = text.data();
+    const char *end = run + text.size();
+    for (const char *p = run; p < end; p++) {
+        char letter = kEscapes.letter[static_cast<unsigned char>(*p)];
+        if (letter != 0) {
             out.append(run, static_cast<size_t>(p - run));
             const char escape[2] = {'\\', letter};
             out.append(escape, 2);
             run = p + 1;
         }
-        p++;
     }
     out.append(run, static_cast<size_t>(end - run));
 }
 
 template <class Out>
 void AppendRow(Out &out, const RecordReader &reader, size_t n) {
+    size_t bound = RowBound(reader, n);
+    if (bound <= kInPlaceMax) {
+        Cut(out, WriteRow(Room(out, bound), reader, n));
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         if (i > 0) {
             out.push_back('\t');

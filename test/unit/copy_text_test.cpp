@@ -161,3 +161,33 @@ TEST(CopyText, RowOfNoColumnsIsAnEmptyLine) {
     AppendCopyRow(out, reader);
     EXPECT_EQ(out, "\n");
 }
+
+// Rows and values short enough are written in place (room for their longest form, then cut), longer ones run by
+// run: both ways give the same text, in a string and in a GrowBuffer, after what the buffer held, on either side of
+// the limit (64 kB of longest form) and at it.
+TEST(CopyText, RowsWrittenInPlaceAndRunByRunAgree) {
+    for (size_t size : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(16383), size_t(16384),
+                        size_t(32767), size_t(32768), size_t(32769), size_t(40000), size_t(70000)}) {
+        std::string value;
+        for (size_t i = 0; i < size; i++) {
+            value += "ab\tc\\d\ne\rfghijklmnopq"[i % 21];
+        }
+        std::string third = value.substr(0, size / 3);
+        FixedReader reader({Text(value), Null(), Text(third)});
+        std::string expected = "held\n" + ReferenceEscape(value) + "\t\\N\t" + ReferenceEscape(third) + "\n";
+        std::string out = "held\n";
+        AppendCopyRow(out, reader);
+        EXPECT_EQ(out, expected) << size;
+        bulk_ingest::GrowBuffer buffer;
+        buffer.append("held\n", 5);
+        AppendCopyRow(buffer, reader);
+        EXPECT_EQ(std::string(buffer.data(), buffer.size()), expected) << size;
+        std::string escaped = "held\n";
+        AppendCopyEscaped(escaped, value);
+        bulk_ingest::GrowBuffer escaped_buffer;
+        escaped_buffer.append("held\n", 5);
+        AppendCopyEscaped(escaped_buffer, value);
+        EXPECT_EQ(escaped, "held\n" + ReferenceEscape(value)) << size;
+        EXPECT_EQ(std::string(escaped_buffer.data(), escaped_buffer.size()), escaped) << size;
+    }
+}
