@@ -36,10 +36,6 @@ class ByteSet {
 #endif
     }
 
-    bool Contains(char c) const {
-        return member_[static_cast<unsigned char>(c)];
-    }
-
     // The first byte of [p, end) in the set, or end.
     const char *Find(const char *p, const char *end) const {
 #if defined(__SSE2__)

@@ -85,10 +85,10 @@ char *WriteRow(char *dst, const RecordReader &reader, size_t n) {
     return dst;
 }
 
-// Rows and values up to this long are written in place, in room made for their longest form, and the buffer then cut
-// to what they took: one growth check per row instead of one append per run of bytes. Longer ones are appended run
-// by run, so that a long record does not reserve twice its size (with vm.overcommit_memory = 2, which PostgreSQL's
-// documentation recommends, reserved memory counts whether it is used or not).
+// Rows up to this long are written in place, in room made for their longest form, and the buffer then cut to what
+// they took: one growth check per row instead of one append per run of bytes. Longer ones are written value by value,
+// a long value in slices, so that a long record never reserves much more than it takes (with vm.overcommit_memory =
+// 2, which PostgreSQL's documentation recommends, reserved memory counts whether it is used or not).
 constexpr size_t kInPlaceMax = 64 * 1024;
 
 char *Room(std::string &out, size_t n) {
@@ -109,25 +109,15 @@ void Cut(GrowBuffer &out, const char *end) {
     out.Truncate(static_cast<size_t>(end - out.data()));
 }
 
-// Out is std::string or GrowBuffer (the loader's row buffer, which grows without copying: grow_buffer.h).
+// Out is std::string or GrowBuffer (the loader's row buffer, which grows without copying: grow_buffer.h). A long value
+// is written in slices, each in room for its longest form.
 template <class Out>
 void AppendEscaped(Out &out, std::string_view text) {
-    if (text.size() <= kInPlaceMax / 2) {
-        Cut(out, WriteEscaped(Room(out, 2 * text.size()), text));
-        return;
-    }
-    const char *run = text.data();
-    const char *end = run + text.size();
-    for (const char *p = run; p < end; p++) {
-        char letter = kEscapes.letter[static_cast<unsigned char>(*p)];
-        if (letter != 0) {
-            out.append(run, static_cast<size_t>(p - run));
-            const char escape[2] = {'\\', letter};
-            out.append(escape, 2);
-            run = p + 1;
-        }
-    }
-    out.append(run, static_cast<size_t>(end - run));
+    do {
+        std::string_view slice = text.substr(0, kInPlaceMax / 2);
+        Cut(out, WriteEscaped(Room(out, 2 * slice.size()), slice));
+        text.remove_prefix(slice.size());
+    } while (!text.empty());
 }
 
 template <class Out>

@@ -7,9 +7,9 @@
 //   are checked and unescaped by RapidJSON (UnescapeJsonString) and numbers by the JSON number grammar, so the whole
 //   document is validated.
 // - Each element of the records array is captured whole by a bracket scanner that knows strings and escapes (it
-//   looks at sixteen bytes at a time for the next bracket or quote: byte_set.h): a record
-//   inside one 64 KiB read block is used where it is, one that spans blocks is gathered in record_buf_. The record is
-//   then parsed and validated by JsonRecordParser (RapidJSON SAX, insitu), exactly as an NDJSON line is.
+//   looks for the next bracket or quote sixteen bytes at a time: byte_set.h): a record inside one 64 KiB read block
+//   is used where it is, one that spans blocks is gathered in record_buf_. The record is then parsed and validated by
+//   JsonRecordParser (RapidJSON SAX, insitu), exactly as an NDJSON line is.
 // - Memory: the read block, the largest record (or skeleton string) seen recently, and the parser's copy of it.
 #include "json_reader.h"
 
