@@ -89,7 +89,7 @@ char *WriteRow(char *dst, const RecordReader &reader, size_t n) {
 // they took: one growth check per row instead of one append per run of bytes. Longer ones are written value by value,
 // a long value in slices, so that a long record never reserves much more than it takes (with vm.overcommit_memory =
 // 2, which PostgreSQL's documentation recommends, reserved memory counts whether it is used or not).
-constexpr size_t kInPlaceMax = 64 * 1024;
+constexpr size_t kInPlaceMax = size_t(64) * 1024;
 
 char *Room(std::string &out, size_t n) {
     size_t start = out.size();

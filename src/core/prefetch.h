@@ -83,7 +83,7 @@ struct PrefetchOptions {
 
 class PrefetchingReader final : public RecordReader, public ProducerThread {
   public:
-    static constexpr size_t kMaxEncodedRecordBytes = 64 * 1024;
+    static constexpr size_t kMaxEncodedRecordBytes = size_t(64) * 1024;
 
     // inner must outlive this reader and must not be used by anyone else until Next() returned false or threw.
     PrefetchingReader(RecordReader &inner, PrefetchOptions options);
