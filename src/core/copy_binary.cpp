@@ -515,10 +515,10 @@ void AppendRowStart(Out &out, size_t fields) {
 }
 
 template <typename Out>
-bool AppendRow(Out &out, const RecordReader &reader, const std::vector<BinaryColumn> &columns) {
+bool AppendRow(Out &out, const RecordReader &reader, const BinaryColumn *columns, size_t count) {
     size_t start = out.size();
-    AppendRowStart(out, columns.size());
-    for (size_t c = 0; c < columns.size(); c++) {
+    AppendRowStart(out, count);
+    for (size_t c = 0; c < count; c++) {
         const FieldValue &field = reader.Field(c);
         if (field.is_null) {
             AppendNull(out);
@@ -561,11 +561,11 @@ void AppendBinaryRowStart(GrowBuffer &out, size_t fields) {
     AppendRowStart(out, fields);
 }
 
-bool AppendBinaryRow(std::string &out, const RecordReader &reader, const std::vector<BinaryColumn> &columns) {
-    return AppendRow(out, reader, columns);
+bool AppendBinaryRow(std::string &out, const RecordReader &reader, const BinaryColumn *columns, size_t count) {
+    return AppendRow(out, reader, columns, count);
 }
-bool AppendBinaryRow(GrowBuffer &out, const RecordReader &reader, const std::vector<BinaryColumn> &columns) {
-    return AppendRow(out, reader, columns);
+bool AppendBinaryRow(GrowBuffer &out, const RecordReader &reader, const BinaryColumn *columns, size_t count) {
+    return AppendRow(out, reader, columns, count);
 }
 
 }  // namespace bulk_ingest

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "grow_buffer.h"
 #include "record_reader.h"
@@ -61,9 +60,9 @@ void AppendBinaryNull(GrowBuffer &out);
 void AppendBinaryRowStart(std::string &out, size_t fields);
 void AppendBinaryRowStart(GrowBuffer &out, size_t fields);
 
-// Appends the current record of reader (its first columns.size() values) as one binary row; returns false, with out
-// as it was, when a value is not converted here.
-bool AppendBinaryRow(std::string &out, const RecordReader &reader, const std::vector<BinaryColumn> &columns);
-bool AppendBinaryRow(GrowBuffer &out, const RecordReader &reader, const std::vector<BinaryColumn> &columns);
+// Appends the current record of reader (its first count values, converted as columns[i]) as one binary row; returns
+// false, with out as it was, when a value is not converted here.
+bool AppendBinaryRow(std::string &out, const RecordReader &reader, const BinaryColumn *columns, size_t count);
+bool AppendBinaryRow(GrowBuffer &out, const RecordReader &reader, const BinaryColumn *columns, size_t count);
 
 }  // namespace bulk_ingest

@@ -93,6 +93,9 @@ PrefetchingReader::PrefetchingReader(RecordReader &inner, PrefetchOptions option
         options_.max_blocks = 1;
     }
     options_.copy_row_columns = std::min(options_.copy_row_columns, columns_);
+    if (options_.binary_columns.size() > columns_) {
+        options_.binary_columns.resize(columns_);
+    }
 }
 
 PrefetchingReader::~PrefetchingReader() {
@@ -172,10 +175,20 @@ void PrefetchingReader::ProduceBlocks() {
                 if (source_texts) {
                     AddValues(*block, true);
                 }
-                if (options_.copy_row_columns > 0 && block->text.size() - values_start <= kMaxEncodedRecordBytes) {
-                    record.copy_row = static_cast<uint32_t>(block->text.size());
-                    AppendCopyRow(block->text, inner_, options_.copy_row_columns);
-                    record.copy_row_len = static_cast<uint32_t>(block->text.size() - record.copy_row);
+                if (block->text.size() - values_start <= kMaxEncodedRecordBytes) {
+                    size_t row = block->text.size();
+                    bool encoded = false;
+                    if (!options_.binary_columns.empty()) {
+                        encoded = AppendBinaryRow(block->text, inner_, options_.binary_columns.data(),
+                                                  options_.binary_columns.size());
+                    } else if (options_.copy_row_columns > 0) {
+                        AppendCopyRow(block->text, inner_, options_.copy_row_columns);
+                        encoded = true;
+                    }
+                    if (encoded) {
+                        record.copy_row = static_cast<uint32_t>(row);
+                        record.copy_row_len = static_cast<uint32_t>(block->text.size() - row);
+                    }
                 }
                 block->records.push_back(record);
                 inner_.ReleaseRecord();  // the values are in the block: a long record is not held twice

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "copy_binary.h"
 #include "record_reader.h"
 
 namespace bulk_ingest {
@@ -74,6 +75,9 @@ struct PrefetchOptions {
     // (the backend's main thread, which COPY keeps busy). Records whose values exceed kMaxEncodedRecordBytes are not
     // encoded ahead (a long record is not held twice): CopyRow() is empty for them.
     size_t copy_row_columns = 0;
+    // Not empty: the rows encoded ahead are COPY binary rows of these columns (copy_binary.h) instead, and a record
+    // with a value the core leaves to PostgreSQL's input function is not encoded ahead (CopyRow() is empty).
+    std::vector<BinaryColumn> binary_columns;
     // Called on the producer thread when the wrapped reader has reached its end (the response was read whole), with
     // the reader (its captured body values) and the number of records it gave (refused ones included), before the
     // end is handed over: what lets the next page be requested while this one is still being loaded. What it throws
@@ -99,7 +103,8 @@ class PrefetchingReader final : public RecordReader, public ProducerThread {
     uint64_t BytesConsumed() const override { return consumed_; }
     uint64_t PositionReached() const override { return position_; }
     std::string_view RecordText() const override { return record_text_; }
-    // The current record's COPY text row (options.copy_row_columns), or empty when it was not encoded ahead.
+    // The current record's COPY row (options.copy_row_columns or binary_columns), or empty when it was not encoded
+    // ahead.
     std::string_view CopyRow() const override { return copy_row_; }
     void ReleaseRecord() noexcept override;
 

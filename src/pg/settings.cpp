@@ -38,9 +38,15 @@ int bulk_ingest_response_size_limit = 0;
 int bulk_ingest_max_record_size = 64 * 1024;
 int bulk_ingest_lock_timeout = 100;
 int bulk_ingest_terminate_blockers_after = 0;
+bool bulk_ingest_binary_copy = true;
 
 void DefineSettings(bool preloading) {
     DefineAllowedHostsSetting();
+    DefineCustomBoolVariable("bulk_ingest.binary_copy",
+                             "Loads rows through COPY's binary format when every column's type allows it.",
+                             "Off: every row goes through COPY's text format and the types' input functions (slower; "
+                             "the same rows).",
+                             &bulk_ingest_binary_copy, true, PGC_SUSET, 0, NULL, NULL, NULL);
     DefineCustomIntVariable("bulk_ingest.connect_timeout_limit",
                             "Longest connect timeout a source may ask for (options.connect_timeout_ms).", NULL,
                             &bulk_ingest_connect_timeout_limit, 60000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL,

@@ -17,4 +17,7 @@ extern int bulk_ingest_max_record_size;        // bulk_ingest.max_record_size, k
 extern int bulk_ingest_lock_timeout;              // bulk_ingest.lock_timeout, ms: each attempt at ACCESS EXCLUSIVE
 extern int bulk_ingest_terminate_blockers_after;  // bulk_ingest.terminate_blockers_after, ms (0: never)
 
+// bulk_ingest.binary_copy: rows go to COPY in its binary format when the columns' types allow it (binary_rows.h).
+extern bool bulk_ingest_binary_copy;
+
 void DefineSettings(bool preloading);

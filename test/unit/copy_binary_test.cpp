@@ -217,7 +217,7 @@ TEST(CopyBinary, RowIsTheFieldCountThenItsFieldsOrNothingWhenAValueIsLeftToPostg
                                          Column(BinaryKind::kBool)};
     FixedReader good({FieldValue{false, "7"}, FieldValue{true, {}}, FieldValue{false, "t"}});
     std::string out = "x";
-    ASSERT_TRUE(AppendBinaryRow(out, good, columns));
+    ASSERT_TRUE(AppendBinaryRow(out, good, columns.data(), columns.size()));
     EXPECT_EQ(out, std::string("x\0\3"
                                "\0\0\0\4\0\0\0\7"
                                "\xff\xff\xff\xff"
@@ -226,6 +226,6 @@ TEST(CopyBinary, RowIsTheFieldCountThenItsFieldsOrNothingWhenAValueIsLeftToPostg
     FixedReader bad({FieldValue{false, "7"}, FieldValue{false, "a"}, FieldValue{false, "maybe"}});
     bulk_ingest::GrowBuffer buffer;
     buffer.append("y", 1);
-    EXPECT_FALSE(AppendBinaryRow(buffer, bad, columns));
+    EXPECT_FALSE(AppendBinaryRow(buffer, bad, columns.data(), columns.size()));
     EXPECT_EQ(std::string(buffer.data(), buffer.size()), "y");
 }

@@ -273,6 +273,33 @@ class ListReader : public RecordReader {
 
 }  // namespace
 
+TEST(Prefetch, EncodesBinaryRowsOnItsThreadAndLeavesTheRecordsItCannotConvertToTheConsumer) {
+    std::string long_value(PrefetchingReader::kMaxEncodedRecordBytes + 1, 'x');
+    std::vector<std::vector<std::optional<std::string>>> records = {
+        {"1", "one", "extra"},
+        {"2", std::nullopt, "extra"},
+        {"three", "not an integer: PostgreSQL's input function converts it", "extra"},
+        {"4", long_value, "extra"},  // too long to be held twice
+        {"5", "five", "extra"},
+    };
+    ListReader inner(records);
+    PrefetchOptions options = SmallBlocks();
+    options.copy_row_columns = 3;  // (binary_columns decide)
+    options.binary_columns = {bulk_ingest::BinaryColumn{bulk_ingest::BinaryKind::kInt8},
+                              bulk_ingest::BinaryColumn{bulk_ingest::BinaryKind::kText}};
+    PrefetchingReader reader(inner, options);
+    std::vector<bool> encoded;
+    while (reader.Next()) {
+        std::string expected;
+        if (bulk_ingest::AppendBinaryRow(expected, reader, options.binary_columns.data(), 2) &&
+            reader.Field(1).text != long_value) {
+            EXPECT_EQ(reader.CopyRow(), expected) << "record " << reader.Field(0).text;
+        }
+        encoded.push_back(!reader.CopyRow().empty());
+    }
+    EXPECT_EQ(encoded, (std::vector<bool>{true, true, false, false, true}));
+}
+
 TEST(Prefetch, EncodesTheCopyRowsOfTheRecordsOnItsThreadWhenAsked) {
     std::string long_value(PrefetchingReader::kMaxEncodedRecordBytes + 1, 'x');
     std::vector<std::vector<std::optional<std::string>>> records = {

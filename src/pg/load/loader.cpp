@@ -1,10 +1,12 @@
 #include "pg/load/loader.h"
 
 #include "core/batch_keys.h"
+#include "core/copy_binary.h"
 #include "core/copy_text.h"
 #include "core/error.h"
 #include "core/grow_buffer.h"
 #include "pg/guard.h"
+#include "pg/load/binary_rows.h"
 #include "pg/load/merge.h"
 #include "pg/load/unchanged_rows.h"
 #include "pg/rights.h"
@@ -85,10 +87,14 @@ typedef struct CopyFeed {
     // Upserts that compare while copying (unchanged_rows.h): the target, whose existing rows a copy into the staging
     // table leaves out; NULL when every row is staged.
     Relation compare_with;
-    uint64 staged;          // rows of this attempt written to copy_rel (fewer than its rows when compared)
-    int64 rows;             // rows handed to COPY in this attempt
-    int64 deleted;          // records of this batch that delete their row (options.deleted_path)
-    size_t buffer_offset;   // bytes of *row_buffer already handed to COPY
+    uint64 staged;         // rows of this attempt written to copy_rel (fewer than its rows when compared)
+    int64 rows;            // rows handed to COPY in this attempt
+    int64 deleted;         // records of this batch that delete their row (options.deleted_path)
+    size_t buffer_offset;  // bytes of *row_buffer already handed to COPY
+    // COPY reads binary rows (the run's binary_rows, and the relation has the declared types); the functions that
+    // convert the values the core leaves to PostgreSQL.
+    bool binary;
+    BinaryConverter converter;
     MemoryContext row_cxt;  // reset for every row's watermark conversion
     // Maps COPY's line numbers back to lines of the response: runs of consecutive lines, one entry per run.
     uint64 *run_copy_line;
@@ -245,6 +251,51 @@ static void AddReject(BatchSource *source, uint64 line, const char *column, cons
     CheckRejectLimit(source, reject);
 }
 
+static void ValueExcerpt(char *out, size_t size, const char *value);
+static void ClearErrorPosition(BatchSource *source);
+
+// Appends the current record as a binary row when a value is one the core leaves to PostgreSQL: each such value is
+// converted by its type's input function (which raises the error for a bad one, named like a refused value of COPY:
+// the line, the column and the value) and written by its send function.
+static void AppendRowConverting(CopyFeed *f, uint64 line) {
+    BatchSource *source = f->source;
+    const Declaration *decl = source->decl;
+    bulk_ingest::RecordReader *reader = source->reader;
+    bulk_ingest::GrowBuffer *buffer = source->row_buffer;
+    CallCore([&] { bulk_ingest::AppendBinaryRowStart(*buffer, (size_t)decl->ncolumns); });
+    for (int c = 0; c < decl->ncolumns; c++) {
+        const bulk_ingest::FieldValue &field = reader->Field((size_t)c);
+        bool done = false;
+        CallCore([&] {
+            if (field.is_null) {
+                bulk_ingest::AppendBinaryNull(*buffer);
+                done = true;
+            } else {
+                done = bulk_ingest::AppendBinaryValue(*buffer, source->binary_columns[c], field.text);
+            }
+        });
+        if (done) {
+            continue;
+        }
+        MemoryContext old = MemoryContextSwitchTo(f->row_cxt);
+        MemoryContextReset(f->row_cxt);
+        source->error_line = line;
+        source->error_copy_line = (uint64)f->rows + 1;  // the row being read
+        source->error_column = decl->columns[c].name;
+        char *text = (char *)palloc(field.text.size() + 1);
+        memcpy(text, field.text.data(), field.text.size());
+        text[field.text.size()] = '\0';
+        ValueExcerpt(source->error_value, sizeof(source->error_value), text);
+        if (memchr(field.text.data(), '\0', field.text.size()) != NULL) {
+            // What COPY's text format says of it (an input function would see the text cut at the NUL).
+            pg_verify_mbstr(PG_UTF8, field.text.data(), (int)field.text.size(), false);
+        }
+        AppendConvertedValue(&f->converter, decl, c, text, buffer);
+        ClearErrorPosition(source);
+        MemoryContextSwitchTo(old);
+    }
+}
+
 // Reads the next record into the row buffer. Returns false at the end of the batch.
 static bool NextRow(CopyFeed *f) {
     BatchSource *source = f->source;
@@ -262,6 +313,7 @@ static bool NextRow(CopyFeed *f) {
     std::map<std::string, std::vector<std::string>> *deletes = source->deletes;
     bool have_row = false;
     bool rejected = false;
+    bool convert = false;
     const char *wm_value = NULL;
     size_t wm_len = 0;
     const char *wm_source = NULL;
@@ -342,12 +394,17 @@ static bool NextRow(CopyFeed *f) {
                     }
                 }
                 if (!deleted) {
-                    // Encoded by the read-ahead on its own core when it could (options.copy_row_columns).
+                    // Encoded by the read-ahead on its own core when it could (options.copy_row_columns and
+                    // binary_columns): binary rows when the run loads them (source->binary_rows).
                     std::string_view row = reader.CopyRow();
-                    if (!row.empty()) {
+                    bool ahead = !row.empty() && source->binary_rows == f->binary;
+                    if (ahead) {
                         buffer.append(row.data(), row.size());
-                    } else {
+                    } else if (!f->binary) {
                         bulk_ingest::AppendCopyRow(buffer, reader, static_cast<size_t>(decl->ncolumns));
+                    } else if (!bulk_ingest::AppendBinaryRow(buffer, reader, source->binary_columns,
+                                                             static_cast<size_t>(decl->ncolumns))) {
+                        convert = true;  // a value for PostgreSQL's input function, out of this C++ frame
                     }
                 }
                 if (keys != nullptr && !deleted) {
@@ -380,6 +437,9 @@ static bool NextRow(CopyFeed *f) {
     if (!have_row) {
         source->end_of_page = true;
         return false;
+    }
+    if (convert && !deleted) {
+        AppendRowConverting(f, line);
     }
     if (deleted) {
         f->deleted++;  // no COPY row: the batch deletes the key instead
@@ -545,6 +605,16 @@ static uint64 CopyAttempt(CopyFeed *state, Relation copy_rel, List *attnames, Li
     ParseState *pstate = make_parsestate(NULL);
     addRangeTableEntryForRelation(pstate, copy_rel, RowExclusiveLock, NULL, false, false);
     uint64 rows = 0;
+    if (state->binary) {
+        // Every COPY of binary rows starts with the format's header (ahead of the rows, or of the spool's replay).
+        bulk_ingest::GrowBuffer *buffer = state->source->row_buffer;
+        buffer->clear();
+        state->buffer_offset = 0;
+        CallCore([&] {
+            std::string_view header = bulk_ingest::CopyBinaryHeader();
+            buffer->append(header.data(), header.size());
+        });
+    }
     PG_TRY();
     {
         feed = state;
@@ -682,12 +752,21 @@ int64 LoadBatch(BatchSource *source, Oid relid) {
     for (int i = 0; i < decl->ncolumns; i++) {
         attnames = lappend(attnames, makeString(pstrdup(decl->columns[i].name)));
     }
-    // COPY must not decode our bytes with the session's client_encoding: they are UTF-8.
-    List *options = list_make1(makeDefElem(pstrdup("encoding"), (Node *)makeString(pstrdup("UTF8")), -1));
-
     CopyFeed state;
     memset(&state, 0, sizeof(state));
     state.source = source;
+    // Binary rows spare COPY the splitting of lines and most input functions (binary_rows.h).
+    state.binary = source->binary_rows && RelationTakesBinaryRows(decl, target);
+    elog(DEBUG1, "pg_bulk_ingest: source \"%s\" loads a batch in COPY's %s format", decl->row->source,
+         state.binary ? "binary" : "text");
+    List *options;
+    if (state.binary) {
+        InitBinaryConverter(&state.converter, decl);
+        options = list_make1(makeDefElem(pstrdup("format"), (Node *)makeString(pstrdup("binary")), -1));
+    } else {
+        // COPY must not decode our bytes with the session's client_encoding: they are UTF-8.
+        options = list_make1(makeDefElem(pstrdup("encoding"), (Node *)makeString(pstrdup("UTF8")), -1));
+    }
     if (upsert) {
         state.keys = NewInMemoryContext<bulk_ingest::BatchKeys>([decl] {
             std::vector<size_t> key_columns;

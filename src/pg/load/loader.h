@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pg/catalog/declaration.h"
+#include "core/copy_binary.h"
 #include "core/grow_buffer.h"
 #include "pg/load/merge.h"
 #include "core/record_reader.h"
@@ -50,6 +51,10 @@ typedef struct BatchSource {
     bulk_ingest::RecordReader *reader;
     bulk_ingest::GrowBuffer *row_buffer;  // the encoded row being handed to COPY (owned by the page's memory context)
     int64 max_rows;
+    // The run loads binary rows (binary_rows.h): how each column's values are converted (ncolumns entries), and the
+    // reader's CopyRow() rows are binary ones. False: COPY text rows.
+    bool binary_rows;
+    bulk_ingest::BinaryColumn *binary_columns;
     bool merge;        // merge upserted rows into the table (false: the table is being rebuilt, rows are appended)
     bool end_of_page;  // set when the reader reached the end of the response
     MergeState merge_state;  // what the run's merges learnt (zeroed with the run)

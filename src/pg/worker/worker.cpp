@@ -30,6 +30,7 @@
 #include "pg/worker/worker.h"
 #include "core/paginator.h"
 #include "core/prefetch.h"
+#include "pg/load/binary_rows.h"
 #include "core/request_ahead.h"
 #include "core/rate_limit.h"
 #include "core/request_options.h"
@@ -563,6 +564,10 @@ static PageOutcome IngestPageOnce(RunState *run, const char *url, MemoryContext 
         prefetch.should_abort = ShouldAbortTransfer;
         prefetch.skips_refused = run->batch_source.skip_bad_records;
         prefetch.copy_row_columns = (size_t)decl->ncolumns;  // COPY's rows are encoded on the read-ahead's core
+        if (run->batch_source.binary_rows) {
+            prefetch.binary_columns.assign(run->batch_source.binary_columns,
+                                           run->batch_source.binary_columns + decl->ncolumns);
+        }
         if (next_turn >= 0) {
             bulk_ingest::PageInfo page;
             page.url = outcome.url;
@@ -859,6 +864,11 @@ static void IngestSource(RunState *run) {
     run->batch_source.max_rows = options->batch_rows;
     run->batch_source.watermark = &run->watermark;
     run->batch_source.skip_bad_records = options->skip_bad_records;
+    // Binary rows (binary_rows.h); not with on_error = 'skip', whose rejects keep the rows' COPY text.
+    run->batch_source.binary_columns =
+        (bulk_ingest::BinaryColumn *)palloc0(sizeof(bulk_ingest::BinaryColumn) * Max(run->decl->ncolumns, 1));
+    run->batch_source.binary_rows =
+        !options->skip_bad_records && DeclarationTakesBinaryRows(run->decl, run->batch_source.binary_columns);
     run->batch_source.max_rejects = options->max_rejects;
     run->batch_source.reject_cxt = AllocSetContextCreate(run_cxt, "bulk_ingest rejects", ALLOCSET_SMALL_SIZES);
     if (!run->windowed) {
