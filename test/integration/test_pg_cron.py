@@ -53,9 +53,9 @@ def test_a_pg_cron_job_calling_bulk_ingest_run_ingests(make_cluster, server):
             wm = conn.execute("SELECT value::timestamptz FROM bulk_ingest.watermarks "
                               "WHERE source = 'cron_orders'").fetchone()[0]
             assert wm == tsval(7)
-            assert wait_for(lambda: conn.execute("SELECT status FROM cron.job_run_details").fetchall(),
-                            timeout=10)
-            assert ("succeeded",) in conn.execute("SELECT status FROM cron.job_run_details").fetchall()
+            # pg_cron marks its job succeeded once the job's transaction has ended, a moment after the run's commit.
+            assert wait_for(lambda: ("succeeded",) in conn.execute("SELECT status FROM cron.job_run_details").fetchall(),
+                            timeout=10), conn.execute("SELECT status FROM cron.job_run_details").fetchall()
             conn.execute("SELECT cron.unschedule('j')")
     finally:
         c.stop()
