@@ -8,6 +8,8 @@
 #include <system_error>
 #include <type_traits>
 
+#include "text.h"
+
 namespace bulk_ingest {
 
 namespace {
@@ -349,19 +351,6 @@ bool PutNumeric(Out &out, const BinaryColumn &column, std::string_view text) {
     }
     out.append(body, static_cast<size_t>(b - body));
     return true;
-}
-
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 // The canonical spelling only: 8-4-4-4-12 hexadecimal digits.
