@@ -8,6 +8,7 @@
 
 #include "copy_binary.h"
 #include "grow_buffer.h"
+#include "fixed_reader.h"
 #include "record_reader.h"
 
 using bulk_ingest::AppendBinaryRow;
@@ -15,6 +16,7 @@ using bulk_ingest::AppendBinaryValue;
 using bulk_ingest::BinaryColumn;
 using bulk_ingest::BinaryKind;
 using bulk_ingest::FieldValue;
+using bulk_ingest::testing::FixedReader;
 
 namespace {
 
@@ -50,20 +52,6 @@ std::string Field(const BinaryColumn &column, std::string_view text) {
 std::string Field(BinaryKind kind, std::string_view text) {
     return Field(Column(kind), text);
 }
-
-class FixedReader : public bulk_ingest::RecordReader {
-  public:
-    explicit FixedReader(std::vector<FieldValue> fields) : fields_(std::move(fields)) {}
-    bool Next() override { return false; }
-    const FieldValue &Field(size_t column) const override { return fields_[column]; }
-    size_t ColumnCount() const override { return fields_.size(); }
-    uint64_t Line() const override { return 1; }
-    uint64_t BytesConsumed() const override { return 0; }
-    uint64_t PositionReached() const override { return 2; }
-
-  private:
-    std::vector<FieldValue> fields_;
-};
 
 }  // namespace
 

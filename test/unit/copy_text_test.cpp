@@ -4,11 +4,13 @@
 #include <vector>
 
 #include "copy_text.h"
+#include "fixed_reader.h"
 #include "record_reader.h"
 
 using bulk_ingest::AppendCopyEscaped;
 using bulk_ingest::AppendCopyRow;
 using bulk_ingest::FieldValue;
+using bulk_ingest::testing::FixedReader;
 
 static std::string Escaped(std::string_view text) {
     std::string out;
@@ -110,20 +112,6 @@ TEST(CopyText, AgreesWithByteByByteEscapingOnEveryByteValueAndAlignment) {
 }
 
 namespace {
-
-class FixedReader : public bulk_ingest::RecordReader {
-  public:
-    explicit FixedReader(std::vector<FieldValue> fields) : fields_(std::move(fields)) {}
-    bool Next() override { return false; }
-    const FieldValue &Field(size_t column) const override { return fields_[column]; }
-    size_t ColumnCount() const override { return fields_.size(); }
-    uint64_t Line() const override { return 1; }
-    uint64_t BytesConsumed() const override { return 0; }
-    uint64_t PositionReached() const override { return 2; }
-
-  private:
-    std::vector<FieldValue> fields_;
-};
 
 FieldValue Text(std::string_view text) {
     return FieldValue{false, text};
